@@ -1,0 +1,1 @@
+"""betting models: filled in by the betting capability."""

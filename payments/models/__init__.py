@@ -1,0 +1,1 @@
+"""Payments models, one module per rail: top-up (Selcom), treasury (Wema), payouts (Stripe)."""

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    """An event the outside must hear, written in the same transaction as the change it reports.
+
+    The relay publishes unpublished rows after commit and marks them; `seq` (the primary key)
+    lets a reconnecting client ask for what it missed, and `event_id` lets it drop duplicates.
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=40, unique=True)
+    type = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="Whose event this is; empty for a broadcast.",
+    )
+    topic = models.CharField(max_length=128, blank=True, help_text="A broadcast group, e.g. round:20261121.")
+    data = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["seq"], condition=Q(published_at__isnull=True), name="outbox_unpublished"),
+            models.Index(fields=["user", "seq"], name="outbox_user_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.type}"

@@ -1,0 +1,83 @@
+"""Write an outbox event in the caller's transaction.
+
+This module is deliberately a leaf: every app may import it to report a change, and it imports
+no app but its own model. Publishing happens elsewhere, after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+
+from realtime.models import OutboxEvent
+
+EVENT_TYPES = frozenset(
+    {
+        "bet.placed",
+        "bet.updated",
+        "bet.settled",
+        "selection.updated",
+        "odds.updated",
+        "cashout.offered",
+        "cashout.success",
+        "cashout.error",
+        "balance.updated",
+        "round.updated",
+    }
+)
+
+# Called after commit when events were written; the realtime relay registers itself here.
+_after_commit_hooks: list[Callable[[], None]] = []
+
+
+def on_events_committed(hook: Callable[[], None]) -> None:
+    if hook not in _after_commit_hooks:
+        _after_commit_hooks.append(hook)
+
+
+def _notify() -> None:
+    for hook in _after_commit_hooks:
+        hook()
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def event_emit(*, type: str, data: dict[str, Any], user_id: int | None = None, topic: str = "") -> OutboxEvent:
+    """Record one event; must run inside the transaction that makes the change it reports."""
+    return events_emit([(type, data, user_id, topic)])[0]
+
+
+def events_emit(events: list[tuple[str, dict[str, Any], int | None, str]]) -> list[OutboxEvent]:
+    """Record many events at once (bulk settlement), inside the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox events must be written inside the transaction of the change they report")
+    rows = []
+    for type_, data, user_id, topic in events:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}")
+        rows.append(
+            OutboxEvent(
+                event_id=new_event_id(),
+                type=type_,
+                user_id=user_id,
+                topic=topic,
+                data=_jsonable(data),
+            )
+        )
+    created = OutboxEvent.objects.bulk_create(rows)
+    if _after_commit_hooks:
+        transaction.on_commit(_notify)
+    return created
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Decimals, datetimes and UUIDs as the API renders them, so the event reads the same."""
+    result: dict[str, Any] = json.loads(DjangoJSONEncoder().encode(data))
+    return result

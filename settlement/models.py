@@ -1,0 +1,1 @@
+"""settlement models: filled in by the settlement capability."""
