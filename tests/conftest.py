@@ -8,8 +8,13 @@ thousands of test users cheap.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+import environ
+
+# .env may name the test Redis database; the process environment wins over it.
+environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SIMULATED_DEPOSITS_ENABLED", "1")
