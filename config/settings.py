@@ -223,3 +223,15 @@ OUTBOUND_HTTP_TIMEOUT_S = env.float("OUTBOUND_HTTP_TIMEOUT_S", default=10.0)
 DEMO_OPERATOR_USERNAME = env.str("DEMO_OPERATOR_USERNAME", default="operator")
 DEMO_OPERATOR_PASSWORD = env.str("DEMO_OPERATOR_PASSWORD", default="operator-demo-password")
 SIMULATED_DEPOSITS_ENABLED = env.bool("SIMULATED_DEPOSITS_ENABLED", default=not PRODUCTION)
+
+# Local fake providers (tests/fakes, `manage.py fake_providers`) listen on FAKE_PORT_BASE + n:
+# 1 SportsGameOdds, 2 Selcom, 3 Wema, 4 Stripe, 5 closing prices. An adapter with no real API key
+# configured points at its fake, so the demo runs the real adapters.
+FAKE_PORT_BASE = env.int("FAKE_PORT_BASE", default=9000)
+
+
+def fake_url(offset: int) -> str:
+    return f"http://127.0.0.1:{FAKE_PORT_BASE + offset}"
+
+
+# --- Capabilities: each section below belongs to one area of the platform -----------------------
