@@ -1,1 +1,1 @@
-"""settlement models: filled in by the settlement capability."""
+"""Settlement models: runs and their records."""

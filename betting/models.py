@@ -1,1 +1,0 @@
-"""betting models: filled in by the betting capability."""

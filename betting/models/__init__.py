@@ -1,0 +1,1 @@
+"""Betting models: the sportsbook catalogue and slips, and the Up/Down rounds."""
