@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,7 +31,7 @@ from core.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 LOCK_WAIT_S = 15.0
 
-V = TypeVar("V", bound=Callable[..., Response])
+V = TypeVar("V", bound=Callable[..., HttpResponse])
 
 
 def advisory_key(text: str) -> int:
@@ -89,7 +91,7 @@ def idempotent(view_method: V) -> V:
     """Decorate an APIView's `post` so that it honours `Idempotency-Key`."""
 
     @wraps(view_method)
-    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         key = idempotency_key_from(request)
         scope = f"user:{request.user.pk}" if request.user.is_authenticated else "anonymous"
         request_hash = _request_hash(request)
@@ -102,9 +104,11 @@ def idempotent(view_method: V) -> V:
                         code="idempotency_key_reused",
                     )
                 if record.status == IdempotencyRecord.Status.COMPLETED:
-                    response = Response(record.response_body, status=record.response_status)
-                    response["Idempotent-Replayed"] = "true"
-                    return response
+                    replay = HttpResponse(
+                        record.response_body, status=record.response_status, content_type="application/json"
+                    )
+                    replay["Idempotent-Replayed"] = "true"
+                    return replay
             else:
                 record = IdempotencyRecord.objects.create(
                     scope=scope,
@@ -118,10 +122,10 @@ def idempotent(view_method: V) -> V:
             except BaseException:
                 record.delete()
                 raise
-            if 200 <= response.status_code < 300:
+            if 200 <= response.status_code < 300 and isinstance(response, Response):
                 record.status = IdempotencyRecord.Status.COMPLETED
                 record.response_status = response.status_code
-                record.response_body = response.data
+                record.response_body = JSONRenderer().render(response.data).decode()
                 record.completed_at = timezone.now()
                 record.save(update_fields=["status", "response_status", "response_body", "completed_at"])
             else:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -19,7 +18,7 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_body = models.TextField(blank=True, help_text="The rendered JSON body, replayed byte for byte.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -19,15 +19,16 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
-from core.errors import Conflict, InsufficientFunds, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.logging import current_correlation_id
 from core.metrics import LEDGER_POST_SECONDS, LEDGER_TRANSACTIONS
+from ledger import journal
 from ledger.currencies import CURRENCIES, MAX_AMOUNT
 from ledger.models import Account, Transaction
 
@@ -62,6 +63,7 @@ class PostResult:
 
     created: dict[str, int] = field(default_factory=dict)
     replayed: dict[str, int] = field(default_factory=dict)
+    created_at: datetime | None = None
 
     def id_for(self, key: str) -> int:
         return self.created.get(key) or self.replayed[key]
@@ -156,7 +158,19 @@ def transaction_post(
     )
     with transaction.atomic(durable=True):
         result = entries_post([entry])
-    return Transaction.objects.get(pk=result.id_for(key))
+    if key in result.replayed:
+        return Transaction.objects.get(pk=result.replayed[key])
+    return Transaction(
+        pk=result.created[key],
+        idempotency_key=key,
+        kind=kind,
+        reference=reference,
+        description=description,
+        lines_digest=lines_digest(lines),
+        metadata=entry.metadata,
+        correlation_id=current_correlation_id() or "",
+        created_at=result.created_at or timezone.now(),
+    )
 
 
 def entry_post(entry: Entry) -> int:
@@ -165,135 +179,71 @@ def entry_post(entry: Entry) -> int:
 
 
 def entries_post(entries: Sequence[Entry]) -> PostResult:
-    """Post many entries inside the caller's transaction, set-based.
+    """Post entries inside the caller's transaction.
 
-    One INSERT for the transactions, one conditional UPDATE for every user account touched,
-    one COPY for the postings. Raises `InsufficientFunds` (and posts nothing, the caller's
-    transaction being rolled back) when any wallet would go below zero.
+    One entry is written by one statement (transaction row, balance moves and postings
+    together). Many are written set-based: one INSERT for the transactions, one conditional
+    UPDATE for every user account touched, one COPY for the postings. Raises
+    `InsufficientFunds` when any wallet would go below zero; the caller's transaction then
+    rolls back, so nothing is posted.
     """
     _require_transaction()
     if not entries:
         return PostResult()
     started = time.perf_counter()
-    digests: dict[str, str] = {}
+    rows: list[journal.Row] = []
+    seen: set[str] = set()
     for entry in entries:
         _validate(entry)
-        if entry.key in digests:
+        if entry.key in seen:
             raise ValidationFailed(f"Idempotency key {entry.key!r} appears twice in one batch.")
-        digests[entry.key] = lines_digest(entry.lines)
+        seen.add(entry.key)
+        rows.append(
+            journal.Row(
+                key=entry.key,
+                kind=entry.kind,
+                reference=entry.reference,
+                description=entry.description,
+                digest=lines_digest(entry.lines),
+                metadata=entry.metadata,
+                reverses_id=entry.reverses_id,
+                lines=[(ln.account_id, ln.amount, ln.currency) for ln in entry.lines],
+            )
+        )
 
-    result = PostResult()
     now = timezone.now()
+    result = PostResult(created_at=now)
     cid = current_correlation_id() or ""
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO ledger_transaction
-                (idempotency_key, kind, reference, description, lines_digest, metadata,
-                 correlation_id, created_at, reverses_id)
-            SELECT k, kd, r, d, dg, m, %s, %s, rv
-            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::bigint[])
-                AS t(k, kd, r, d, dg, m, rv)
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id, idempotency_key
-            """,
-            [
-                cid,
-                now,
-                [e.key for e in entries],
-                [e.kind for e in entries],
-                [e.reference for e in entries],
-                [e.description for e in entries],
-                [digests[e.key] for e in entries],
-                [Jsonb(e.metadata) for e in entries],
-                [e.reverses_id for e in entries],
-            ],
-        )
-        result.created = {key: tx_id for tx_id, key in cursor.fetchall()}
+        if len(rows) == 1:
+            tx_id = journal.post_one(cursor, rows[0], correlation_id=cid, now=now)
+            if tx_id is not None:
+                result.created[rows[0].key] = tx_id
+        else:
+            result.created = journal.insert_many(cursor, rows, correlation_id=cid, now=now)
+            fresh = [r for r in rows if r.key in result.created]
+            if fresh:
+                journal.move_user_balances(cursor, fresh)
+                journal.copy_postings(cursor, fresh, result.created)
 
-        missing = [e.key for e in entries if e.key not in result.created]
+        missing = [r for r in rows if r.key not in result.created]
         if missing:
-            cursor.execute(
-                "SELECT idempotency_key, id, lines_digest FROM ledger_transaction WHERE idempotency_key = ANY(%s)",
-                [missing],
-            )
-            for key, tx_id, digest in cursor.fetchall():
-                if digest != digests[key]:
+            existing = journal.existing_digests(cursor, [r.key for r in missing])
+            for row in missing:
+                tx_id, digest = existing[row.key]
+                if digest != row.digest:
                     raise Conflict(
-                        f"Ledger key {key!r} was already used for a transaction with other lines.",
+                        f"Ledger key {row.key!r} was already used for a transaction with other lines.",
                         code="idempotency_key_mismatch",
-                        details={"key": key, "transaction": tx_id},
+                        details={"key": row.key, "transaction": tx_id},
                     )
-                result.replayed[key] = tx_id
+                result.replayed[row.key] = tx_id
 
-        fresh = [e for e in entries if e.key in result.created]
-        if fresh:
-            _apply_user_balances(cursor, fresh)
-            _copy_postings(cursor, fresh, result.created)
-
-    for e in fresh:
-        LEDGER_TRANSACTIONS.labels(e.kind).inc()
-    LEDGER_POST_SECONDS.labels("bulk" if len(entries) > 1 else "single").observe(time.perf_counter() - started)
+    for row in rows:
+        if row.key in result.created:
+            LEDGER_TRANSACTIONS.labels(row.kind).inc()
+    LEDGER_POST_SECONDS.labels("bulk" if len(rows) > 1 else "single").observe(time.perf_counter() - started)
     return result
-
-
-def _apply_user_balances(cursor: Any, entries: Sequence[Entry]) -> None:
-    """Move the stored balance of every user account touched, in one conditional UPDATE.
-
-    Rows are locked in id order (the UPDATE joins a sorted list), so two batches touching the
-    same wallets cannot deadlock. The outer SELECT reports every account with whether it was
-    updated: a user account that was not is one that would have left its allowed range.
-    """
-    deltas: dict[int, int] = defaultdict(int)
-    currencies: dict[int, str] = {}
-    for entry in entries:
-        for line in entry.lines:
-            deltas[line.account_id] += line.amount
-            currencies[line.account_id] = line.currency
-    ids = sorted(deltas)
-    cursor.execute(
-        """
-        WITH v(id, delta) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[])),
-        upd AS (
-            UPDATE ledger_account a SET balance = a.balance + v.delta
-            FROM v
-            WHERE a.id = v.id AND a.user_id IS NOT NULL AND v.delta <> 0
-              AND (a.kind <> 'wallet' OR a.balance + v.delta >= 0)
-              AND (a.kind <> 'receivable' OR a.balance + v.delta <= 0)
-            RETURNING a.id
-        )
-        SELECT v.id, a.kind, a.currency, a.user_id, a.balance, v.delta, (v.id IN (SELECT id FROM upd))
-        FROM v LEFT JOIN ledger_account a ON a.id = v.id
-        ORDER BY v.id
-        """,
-        [ids, [deltas[i] for i in ids]],
-    )
-    for account_id, kind, currency, user_id, _balance, delta, updated in cursor.fetchall():
-        if kind is None:
-            raise ValidationFailed(f"Ledger account {account_id} does not exist.", code="unknown_account")
-        if currency != currencies[account_id]:
-            raise ValidationFailed(
-                f"Ledger account {account_id} holds {currency}, not {currencies[account_id]}.", code="currency_mismatch"
-            )
-        if user_id is not None and delta != 0 and not updated:
-            if kind == Account.Kind.WALLET:
-                raise InsufficientFunds(
-                    "The wallet does not hold enough money.",
-                    details={"account": account_id, "currency": currency, "required": -delta},
-                )
-            raise ValidationFailed(
-                "A receivable cannot be paid off beyond what is owed.",
-                code="receivable_overpaid",
-                details={"account": account_id},
-            )
-
-
-def _copy_postings(cursor: Any, entries: Sequence[Entry], tx_ids: dict[str, int]) -> None:
-    with cursor.cursor.copy("COPY ledger_posting (transaction_id, account_id, amount, currency) FROM STDIN") as copy:
-        for entry in entries:
-            tx_id = tx_ids[entry.key]
-            for line in entry.lines:
-                copy.write_row((tx_id, line.account_id, line.amount, line.currency))
 
 
 # --- Receivables and reversals ----------------------------------------------------------------

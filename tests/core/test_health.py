@@ -27,3 +27,16 @@ def test_health_beat_tick_counts(api: Any, redis_db: Any) -> None:
     body = api.get("/api/health").json()
     assert body["checks"]["beat"]["status"] == "ok"
     assert body["checks"]["beat"]["age_s"] < 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_health_sees_a_live_worker(api: Any, redis_db: Any) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    with start_worker(app, perform_ping_check=False, queues=["default"], loglevel="WARNING"):
+        body = api.get("/api/health").json()
+    assert body["checks"]["workers"]["status"] == "ok"
+    assert body["checks"]["workers"]["workers"]

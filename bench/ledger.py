@@ -1,0 +1,216 @@
+"""Ledger throughput beside pgbench on the same server, in the same run.
+
+32 concurrent clients transfer money between 10,000 funded wallets; every transfer also pays a
+fee to a system account (the `fees` account every transfer touches, which a naive design
+would lock). Each transfer is `ledger.services.transaction_post`: one balanced transaction with
+its own idempotency key, committed on its own. Then pgbench's TPC-B (`pgbench -c 32 -j 2 -T 20`)
+runs against the same PostgreSQL, and the ratio is printed.
+
+    .venv/bin/python bench/ledger.py [--seconds 20] [--clients 32] [--wallets 10000] [--scale 32]
+
+The script uses its own databases (`tote_bench_ledger`, `tote_bench_pgbench`), made afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "tote_bench_ledger"
+PGBENCH_DB = "tote_bench_pgbench"
+
+
+def _server_url() -> str:
+    import environ
+
+    environ.Env.read_env(ROOT / ".env", overwrite=False)
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tote")
+
+
+def _recreate(name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    admin = urlparse(_server_url())._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _setup_django() -> None:
+    os.environ["DATABASE_URL"] = urlparse(_server_url())._replace(path=f"/{BENCH_DB}").geturl()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("FAST_PASSWORD_HASHER", "1")
+    import django
+
+    django.setup()
+
+
+def prepare(wallets: int) -> tuple[list[int], int]:
+    """Migrate the bench database and fund `wallets` users with one bulk ledger post."""
+    from django.core.management import call_command
+    from django.db import transaction
+
+    call_command("migrate", verbosity=0)
+    from ledger.models import Account
+    from ledger.services import Entry, Line, entries_post, system_account
+    from users.models import User
+
+    users = User.objects.bulk_create(
+        [User(username=f"bench{i}", email=f"bench{i}@example.com", password="!") for i in range(wallets)],
+        batch_size=2000,
+    )
+    accounts = Account.objects.bulk_create(
+        [Account(kind=Account.Kind.WALLET, currency="NGN", user=u) for u in users], batch_size=2000
+    )
+    bank = system_account(kind=Account.Kind.BANK_CLEARING, currency="NGN").pk
+    fees = system_account(kind=Account.Kind.FEES, currency="NGN").pk
+    with transaction.atomic():
+        entries_post(
+            [
+                Entry(
+                    key=f"deposit:bench:{a.pk}",
+                    kind="deposit",
+                    lines=[Line(bank, -10_000_000, "NGN"), Line(a.pk, 10_000_000, "NGN")],
+                )
+                for a in accounts
+            ]
+        )
+    return [a.pk for a in accounts], fees
+
+
+def _client_process(
+    wallet_ids: list[int], fees: int, threads: int, seconds: float, start_at: float, out: mp.Queue
+) -> None:  # type: ignore[type-arg]
+    _setup_django()
+    from django.db import connection
+
+    from core.errors import InsufficientFunds
+    from ledger.services import Line, transaction_post
+
+    done = [0] * threads
+    refused = [0] * threads
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+
+    def run(n: int) -> None:
+        rng = random.Random(n * 7919 + os.getpid())
+        while time.time() < start_at:
+            time.sleep(0.001)
+        stop = start_at + seconds
+        try:
+            while time.time() < stop:
+                src, dst = rng.sample(wallet_ids, 2)
+                amount = rng.randint(2, 1_000)
+                began = time.perf_counter()
+                try:
+                    transaction_post(
+                        key=f"transfer:{uuid.uuid4().hex}",
+                        kind="transfer",
+                        lines=[Line(src, -amount, "NGN"), Line(dst, amount - 1, "NGN"), Line(fees, 1, "NGN")],
+                    )
+                    done[n] += 1
+                    latencies[n].append(time.perf_counter() - began)
+                except InsufficientFunds:
+                    refused[n] += 1
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put((sum(done), sum(refused), [x for lat in latencies for x in lat]))
+
+
+def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, seconds: float) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    start_at = time.time() + 5.0  # let every process finish importing Django first
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    procs = [ctx.Process(target=_client_process, args=(wallet_ids, fees, n, seconds, start_at, out)) for n in per]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    done = sum(r[0] for r in results)
+    lat = sorted(x for r in results for x in r[2])
+    return {
+        "tps": done / seconds,
+        "transfers": done,
+        "refused": sum(r[1] for r in results),
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0,
+    }
+
+
+def run_pgbench(clients: int, seconds: int, scale: int) -> float:
+    _recreate(PGBENCH_DB)
+    server = urlparse(_server_url())
+    base = ["-h", server.hostname or "127.0.0.1", "-p", str(server.port or 5432), "-U", server.username or "postgres"]
+    subprocess.run(["pgbench", *base, "-i", "-q", "-s", str(scale), PGBENCH_DB], check=True, capture_output=True)
+    result = subprocess.run(
+        ["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), PGBENCH_DB],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
+    if not match:
+        raise RuntimeError(f"could not read pgbench's figure:\n{result.stdout}\n{result.stderr}")
+    return float(match.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=4, help="client processes the clients are spread over")
+    parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--scale", type=int, default=32, help="pgbench scale factor (pgbench: at least --clients)")
+    args = parser.parse_args()
+
+    _recreate(BENCH_DB)
+    _setup_django()
+    print(f"preparing {args.wallets} funded wallets ...", flush=True)
+    wallet_ids, fees = prepare(args.wallets)
+    from django.db import connection
+
+    connection.close()
+
+    print(f"ledger: {args.clients} clients for {args.seconds} s ...", flush=True)
+    ours = run_ledger(wallet_ids, fees, args.clients, args.processes, args.seconds)
+
+    from ledger.reconcile import reconcile
+
+    report = reconcile()
+    print(f"pgbench TPC-B: -c {args.clients} -j 2 -T {args.seconds} at scale {args.scale} ...", flush=True)
+    baseline = run_pgbench(args.clients, args.seconds, args.scale)
+
+    print()
+    print(
+        f"ledger transfers/s      {ours['tps']:10.1f}   ({ours['transfers']} transfers, p50 {ours['p50_ms']:.1f} ms, p99 {ours['p99_ms']:.1f} ms)"
+    )
+    print(f"pgbench TPC-B tps       {baseline:10.1f}")
+    print(f"ratio ledger / pgbench  {ours['tps'] / baseline:10.2f}")
+    print(f"reconcile_ledger        {'clean' if report.clean else 'BREAKS: ' + ', '.join(report.breaks)}")
+    return 0 if report.clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

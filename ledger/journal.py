@@ -1,0 +1,206 @@
+"""The SQL that writes journal entries: one round trip for a single entry, set-based for many.
+
+Services call these inside an open transaction with validated entries; PostgreSQL's triggers
+check the result again. User accounts (wallets, receivables) are locked in id order before they
+are moved, so two entries touching the same accounts in any order cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from core.errors import InsufficientFunds, ValidationFailed
+
+# The conditions a user account's new balance must meet; the CHECK constraints say the same.
+_ALLOWED = """(a.kind <> 'wallet' OR a.balance + v.delta >= 0)
+              AND (a.kind <> 'receivable' OR a.balance + v.delta <= 0)"""
+
+_POST_ONE = f"""
+WITH tx AS (
+    INSERT INTO ledger_transaction
+        (idempotency_key, kind, reference, description, lines_digest, metadata, correlation_id, created_at, reverses_id)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+),
+l AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS l(account_id, amount, currency)),
+v AS (SELECT account_id AS id, sum(amount)::bigint AS delta, min(currency) AS currency FROM l GROUP BY account_id),
+locked AS (
+    SELECT a.id FROM ledger_account a
+    WHERE a.id IN (SELECT id FROM v) AND a.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM tx)
+    ORDER BY a.id FOR UPDATE
+),
+upd AS (
+    UPDATE ledger_account a SET balance = a.balance + v.delta
+    FROM v JOIN locked ON locked.id = v.id
+    WHERE a.id = v.id AND v.delta <> 0 AND {_ALLOWED}
+    RETURNING a.id
+),
+acc AS (
+    SELECT v.id, v.delta, v.currency AS wanted, a.kind, a.currency, a.user_id, a.balance
+    FROM v LEFT JOIN ledger_account a ON a.id = v.id
+),
+ok AS (
+    SELECT NOT EXISTS (SELECT 1 FROM acc WHERE kind IS NULL OR currency <> wanted)
+       AND (SELECT count(*) FROM acc WHERE user_id IS NOT NULL AND delta <> 0) = (SELECT count(*) FROM upd) AS ok
+),
+ins AS (
+    INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)
+    SELECT tx.id, l.account_id, l.amount, l.currency FROM tx, l, ok WHERE ok.ok
+    RETURNING 1
+)
+SELECT (SELECT id FROM tx),
+       (SELECT ok FROM ok),
+       CASE WHEN (SELECT ok FROM ok) THEN NULL ELSE (
+           SELECT json_agg(json_build_array(id, kind, currency, wanted, user_id, delta,
+                                            id IN (SELECT id FROM upd)))
+           FROM acc) END,
+       (SELECT count(*) FROM ins)
+"""  # noqa: S608 - _ALLOWED is a constant; every value is a parameter
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the service knows of an entry to write."""
+
+    key: str
+    kind: str
+    reference: str
+    description: str
+    digest: str
+    metadata: dict[str, Any]
+    reverses_id: int | None
+    lines: Sequence[tuple[int, int, str]]  # (account_id, amount, currency)
+
+
+def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> int | None:
+    """Write one entry in one statement. Returns its id, or None when the key already exists."""
+    cursor.execute(
+        _POST_ONE,
+        [
+            row.key,
+            row.kind,
+            row.reference,
+            row.description,
+            row.digest,
+            Jsonb(row.metadata),
+            correlation_id,
+            now,
+            row.reverses_id,
+            [ln[0] for ln in row.lines],
+            [ln[1] for ln in row.lines],
+            [ln[2] for ln in row.lines],
+        ],
+    )
+    tx_id, ok, report, _inserted = cursor.fetchone()
+    if tx_id is None:
+        return None
+    if not ok:
+        _raise_for(report)
+    return int(tx_id)
+
+
+def _raise_for(report: list[list[Any]]) -> None:
+    for account_id, kind, currency, wanted, user_id, delta, updated in report:
+        if kind is None:
+            raise ValidationFailed(f"Ledger account {account_id} does not exist.", code="unknown_account")
+        if currency != wanted:
+            raise ValidationFailed(
+                f"Ledger account {account_id} holds {currency}, not {wanted}.", code="currency_mismatch"
+            )
+        if user_id is not None and delta != 0 and not updated:
+            if kind == "wallet":
+                raise InsufficientFunds(
+                    "The wallet does not hold enough money.",
+                    details={"account": account_id, "currency": currency, "required": -delta},
+                )
+            raise ValidationFailed(
+                "A receivable cannot be paid off beyond what is owed.",
+                code="receivable_overpaid",
+                details={"account": account_id},
+            )
+    raise AssertionError(f"ledger post refused without a reason: {report}")  # pragma: no cover
+
+
+def insert_many(cursor: Any, rows: Sequence[Row], *, correlation_id: str, now: datetime) -> dict[str, int]:
+    """Insert transaction rows set-based; returns the ids of those whose key was new."""
+    cursor.execute(
+        """
+        INSERT INTO ledger_transaction
+            (idempotency_key, kind, reference, description, lines_digest, metadata,
+             correlation_id, created_at, reverses_id)
+        SELECT k, kd, r, d, dg, m, %s, %s, rv
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::bigint[])
+            AS t(k, kd, r, d, dg, m, rv)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id, idempotency_key
+        """,
+        [
+            correlation_id,
+            now,
+            [r.key for r in rows],
+            [r.kind for r in rows],
+            [r.reference for r in rows],
+            [r.description for r in rows],
+            [r.digest for r in rows],
+            [Jsonb(r.metadata) for r in rows],
+            [r.reverses_id for r in rows],
+        ],
+    )
+    return {key: tx_id for tx_id, key in cursor.fetchall()}
+
+
+def existing_digests(cursor: Any, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+    cursor.execute(
+        "SELECT idempotency_key, id, lines_digest FROM ledger_transaction WHERE idempotency_key = ANY(%s)", [list(keys)]
+    )
+    return {key: (tx_id, digest) for key, tx_id, digest in cursor.fetchall()}
+
+
+def move_user_balances(cursor: Any, rows: Sequence[Row]) -> None:
+    """Move every user account the rows touch, in one conditional UPDATE, locked in id order."""
+    deltas: dict[int, int] = defaultdict(int)
+    currencies: dict[int, str] = {}
+    for row in rows:
+        for account_id, amount, currency in row.lines:
+            deltas[account_id] += amount
+            currencies[account_id] = currency
+    ids = sorted(deltas)
+    cursor.execute(
+        f"""
+        WITH v(id, delta, wanted) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])),
+        locked AS (
+            SELECT a.id FROM ledger_account a
+            WHERE a.id IN (SELECT id FROM v) AND a.user_id IS NOT NULL
+            ORDER BY a.id FOR UPDATE
+        ),
+        upd AS (
+            UPDATE ledger_account a SET balance = a.balance + v.delta
+            FROM v JOIN locked ON locked.id = v.id
+            WHERE a.id = v.id AND v.delta <> 0 AND {_ALLOWED}
+            RETURNING a.id
+        )
+        SELECT v.id, a.kind, a.currency, v.wanted, a.user_id, v.delta, (v.id IN (SELECT id FROM upd))
+        FROM v LEFT JOIN ledger_account a ON a.id = v.id
+        ORDER BY v.id
+        """,  # noqa: S608 - _ALLOWED is a constant
+        [ids, [deltas[i] for i in ids], [currencies[i] for i in ids]],
+    )
+    report = cursor.fetchall()
+    bad = [r for r in report if r[1] is None or r[2] != r[3] or (r[4] is not None and r[5] != 0 and not r[6])]
+    if bad:
+        _raise_for(bad)
+
+
+def copy_postings(cursor: Any, rows: Sequence[Row], tx_ids: dict[str, int]) -> None:
+    with cursor.cursor.copy("COPY ledger_posting (transaction_id, account_id, amount, currency) FROM STDIN") as copy:
+        for row in rows:
+            tx_id = tx_ids[row.key]
+            for account_id, amount, currency in row.lines:
+                copy.write_row((tx_id, account_id, amount, currency))
