@@ -93,6 +93,9 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
+if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=True):
+    # Tests only (tests/conftest.py): commits stop waiting for the WAL flush. Never in production.
+    DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
 # Django's psycopg pool: one pool per process, shared by the threads ASGI runs sync views in.
 if env.bool("DATABASE_POOL", default=False):
     DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -16,6 +16,7 @@ import environ
 environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("FAST_PASSWORD_HASHER", "1")
+os.environ.setdefault("DATABASE_SYNCHRONOUS_COMMIT", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SIMULATED_DEPOSITS_ENABLED", "1")
 

@@ -142,5 +142,5 @@ LedgerMachine.TestCase.settings = settings(
 
 
 @pytest.mark.slow
-def test_ledger_state_machine(django_db_blocker: object) -> None:
+def test_ledger_state_machine() -> None:
     LedgerMachine.TestCase("runTest").runTest()
