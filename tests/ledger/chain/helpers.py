@@ -10,8 +10,8 @@ from ledger.chain.client import ChainClient
 from ledger.chain.config import ANVIL_CHAIN_ID, ANVIL_DEV_KEY, chain_config
 
 TESTER_KEY = "0x" + "00" * 31 + "01"  # eth-tester's first funded account
-# anvil's second dev account: funded, but not the recorder.
-ANVIL_OTHER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412e5ab17c6b1c7a0"
+# Some other account (funded with anvil_setBalance in the test), never the recorder.
+ANVIL_OTHER_KEY = "0x" + "22" * 32
 
 FAST = {
     "receipt_wait_s": 5.0,
