@@ -114,8 +114,8 @@ def chain_records_anchor(
             _check_recorder(client)
             _send_due(client, report, limit=limit or config.batch_size)
         if report.sent_hashes:
-            client.wait_receipts(report.sent_hashes, timeout_s=config.receipt_wait_s)
-            _sweep(client, report)
+            mined = client.wait_receipts(report.sent_hashes, timeout_s=config.receipt_wait_s)
+            _sweep(client, report, mined=mined)
     report.waiting = ChainRecord.objects.filter(status=Status.SUBMITTED).count()
     return report
 
@@ -222,7 +222,8 @@ def _send_failed(record: ChainRecord, tx_hash: str, error: str, config: ChainCon
 # --- the sweep: confirm, replace, recover ------------------------------------------------------
 
 
-def _sweep(client: ChainClient, report: AnchorReport) -> None:
+def _sweep(client: ChainClient, report: AnchorReport, *, mined: dict[str, Receipt] | None = None) -> None:
+    """`mined`: receipts already fetched in this run (saves asking the node twice)."""
     config = client.config
     submitted = list(ChainRecord.objects.filter(status=Status.SUBMITTED).order_by("nonce", "id"))
     if not submitted:
@@ -232,15 +233,23 @@ def _sweep(client: ChainClient, report: AnchorReport) -> None:
     for record in submitted:
         if record.chain_id != config.chain_id:
             continue  # sent on another network: its own configuration confirms it
-        _settle(client, record, report, head=head, latest_nonce=latest_nonce)
+        _settle(client, record, report, head=head, latest_nonce=latest_nonce, mined=mined or {})
 
 
-def _settle(client: ChainClient, record: ChainRecord, report: AnchorReport, *, head: int, latest_nonce: int) -> None:
+def _settle(
+    client: ChainClient,
+    record: ChainRecord,
+    report: AnchorReport,
+    *,
+    head: int,
+    latest_nonce: int,
+    mined: dict[str, Receipt],
+) -> None:
     config = client.config
     hashes = list(reversed(record.tx_hashes or [record.tx_hash]))
     receipt: Receipt | None = None
     for tx_hash in hashes:
-        if (receipt := client.receipt(tx_hash)) is not None:
+        if (receipt := mined.get(tx_hash) or client.receipt(tx_hash)) is not None:
             break
     if receipt is not None and record.contract_address == client.contract_address:
         if receipt.succeeded:

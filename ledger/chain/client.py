@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import requests
 import structlog
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -37,6 +38,7 @@ from ledger.chain.config import ChainConfig, ChainMisconfigured, ChainUnavailabl
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+RECORD_BET_SELECTOR = bytes(Web3.keccak(text="recordBet(bytes32,uint256)")[:4])
 _UNREACHABLE = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -101,6 +103,7 @@ class ChainClient:
         self.account: LocalAccount = Account.from_key(config.private_key)
         self.sender = self.account.address
         self.contract_address = Web3.to_checksum_address(contract_address) if contract_address else ""
+        self._block_times: dict[int, datetime] = {}
 
     @classmethod
     def connect(cls, config: ChainConfig, *, contract_address: str = "") -> ChainClient:
@@ -141,8 +144,10 @@ class ChainClient:
         return self._rpc("block_number", lambda: int(self.w3.eth.block_number))
 
     def block_time(self, block_number: int) -> datetime:
-        block = self._rpc("get_block", lambda: self.w3.eth.get_block(block_number))
-        return datetime.fromtimestamp(int(block["timestamp"]), tz=UTC)
+        if block_number not in self._block_times:
+            block = self._rpc("get_block", lambda: self.w3.eth.get_block(block_number))
+            self._block_times[block_number] = datetime.fromtimestamp(int(block["timestamp"]), tz=UTC)
+        return self._block_times[block_number]
 
     def has_code(self, address: str) -> bool:
         code = self._rpc("get_code", lambda: self.w3.eth.get_code(Web3.to_checksum_address(address)))
@@ -244,7 +249,8 @@ class ChainClient:
         return Fees(max_fee_per_gas=cap, max_priority_fee_per_gas=fees.max_priority_fee_per_gas)
 
     def sign_record(self, *, bet_hash: str, win_amount: int, nonce: int, fees: Fees) -> SignedTx:
-        data = self.contract.encode_abi("recordBet", args=[_hash32(bet_hash), win_amount])
+        # encoded by hand: web3's encode_abi looks the function up in the ABI on every call
+        data = "0x" + (RECORD_BET_SELECTOR + abi_encode(["bytes32", "uint256"], [_hash32(bet_hash), win_amount])).hex()
         return self._sign({"to": self.contract_address, "data": data, "gas": self.config.gas_limit}, nonce, fees)
 
     def _sign(self, fields: dict[str, Any], nonce: int, fees: Fees) -> SignedTx:

@@ -4,6 +4,7 @@ this chain that still has code (a local anvil that restarted empty has none)."""
 from __future__ import annotations
 
 import structlog
+from django.utils import timezone
 from web3 import Web3
 
 from ledger.chain.artefact import bet_ledger_artefact
@@ -17,15 +18,19 @@ log = structlog.get_logger(__name__)
 def bet_ledger_deploy(*, client: ChainClient, recorder: str = "") -> ChainDeployment:
     """Deploy the contract (a network call, so no transaction is open) and remember where."""
     address, receipt = client.deploy(recorder=recorder)
-    deployment = ChainDeployment.objects.create(
+    # A local chain that restarted empty hands out the same address again: the row is updated.
+    deployment, _ = ChainDeployment.objects.update_or_create(
         chain_id=client.config.chain_id,
-        network=client.config.network,
         address=Web3.to_checksum_address(address),
-        tx_hash=receipt.tx_hash,
-        block_number=receipt.block_number,
-        deployer=client.sender,
-        recorder=Web3.to_checksum_address(recorder) if recorder else client.sender,
-        bytecode_sha256=bet_ledger_artefact().bytecode_sha256,
+        defaults={
+            "network": client.config.network,
+            "tx_hash": receipt.tx_hash,
+            "block_number": receipt.block_number,
+            "deployer": client.sender,
+            "recorder": Web3.to_checksum_address(recorder) if recorder else client.sender,
+            "bytecode_sha256": bet_ledger_artefact().bytecode_sha256,
+            "created_at": timezone.now(),
+        },
     )
     log.info("chain.deployed", address=deployment.address, network=deployment.network, tx_hash=receipt.tx_hash)
     return deployment
