@@ -247,7 +247,8 @@ _LEDGER_NETWORKS = {
     "polygon": (137, "https://polygon-rpc.com/"),
     "anvil": (31337, f"http://127.0.0.1:{LEDGER_ANVIL_PORT}"),
 }
-LEDGER_NETWORK = env.str("LEDGER_NETWORK", default="amoy" if LEDGER_PRIVATE_KEY or PRODUCTION else "anvil")
+# Empty counts as unset for these three, so a copied .env.example keeps the defaults.
+LEDGER_NETWORK = env.str("LEDGER_NETWORK", default="") or ("amoy" if LEDGER_PRIVATE_KEY or PRODUCTION else "anvil")
 if LEDGER_NETWORK not in _LEDGER_NETWORKS and not (
     env.str("POLYGON_RPC_URL", default="") and env.str("LEDGER_CHAIN_ID", default="")
 ):
@@ -255,8 +256,8 @@ if LEDGER_NETWORK not in _LEDGER_NETWORKS and not (
         f"LEDGER_NETWORK={LEDGER_NETWORK!r}: name one of {sorted(_LEDGER_NETWORKS)} or set POLYGON_RPC_URL and LEDGER_CHAIN_ID"
     )
 _ledger_chain_id, _ledger_rpc = _LEDGER_NETWORKS.get(LEDGER_NETWORK, (0, ""))
-POLYGON_RPC_URL = env.str("POLYGON_RPC_URL", default=_ledger_rpc)
-LEDGER_CHAIN_ID = env.int("LEDGER_CHAIN_ID", default=_ledger_chain_id)
+POLYGON_RPC_URL = env.str("POLYGON_RPC_URL", default="") or _ledger_rpc
+LEDGER_CHAIN_ID = int(env.str("LEDGER_CHAIN_ID", default="") or _ledger_chain_id)
 LEDGER_CONTRACT_ADDRESS = env.str("LEDGER_CONTRACT_ADDRESS", default="")  # unset: the last deployment on this chain
 LEDGER_RPC_TIMEOUT_S = env.float("LEDGER_RPC_TIMEOUT_S", default=10.0)
 LEDGER_CONFIRMATIONS = env.int("LEDGER_CONFIRMATIONS", default=1)

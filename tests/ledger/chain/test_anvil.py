@@ -62,31 +62,31 @@ def test_deploy_command_prints_the_address_and_anchoring_uses_it(anvil_settings:
 
 
 def test_a_batch_is_pipelined_and_confirmed_after_its_blocks(anvil_deployed: ChainClient) -> None:
-    client = dataclasses.replace(anvil_deployed.config, confirmations=2, receipt_wait_s=2.0)
-    client_2 = ChainClient.connect(client, contract_address=anvil_deployed.contract_address)
-    _set_automine(client_2, False)
+    config = dataclasses.replace(anvil_deployed.config, confirmations=2, receipt_wait_s=2.0)
+    client = ChainClient.connect(config, contract_address=anvil_deployed.contract_address)
+    _set_automine(client, False)
     try:
         _request(11, 12, 13)
-        start = client_2.nonce("pending")
-        report = chain_records_anchor(client=client_2)
+        start = client.nonce("pending")
+        report = chain_records_anchor(client=client)
         assert (report.sent, report.confirmed) == (3, 0)
         # all three are in the pool at once, on consecutive nonces: nobody waited for a receipt
-        pool = client_2.w3.provider.make_request("txpool_content", [])["result"]  # type: ignore[arg-type]
-        pending = {k.lower(): v for k, v in pool["pending"].items()}[client_2.sender.lower()]
+        pool = client.w3.provider.make_request("txpool_content", [])["result"]  # type: ignore[arg-type]
+        pending = {k.lower(): v for k, v in pool["pending"].items()}[client.sender.lower()]
         assert sorted(int(n) for n in pending) == [start, start + 1, start + 2]
 
-        mine(client_2.w3, 1)
-        chain_records_anchor(client=client_2)
+        mine(client.w3, 1)
+        chain_records_anchor(client=client)
         records = list(ChainRecord.objects.order_by("id"))
         assert {r.status for r in records} == {Status.SUBMITTED}  # one block deep: not yet
         assert len({r.block_number for r in records}) == 1  # mined together
 
-        mine(client_2.w3, 1)
-        report = chain_records_anchor(client=client_2)
+        mine(client.w3, 1)
+        report = chain_records_anchor(client=client)
         assert report.confirmed == 3
         assert set(ChainRecord.objects.values_list("status", flat=True)) == {Status.CONFIRMED}
     finally:
-        _set_automine(client_2, True)
+        _set_automine(client, True)
 
 
 def test_a_reverted_duplicate_is_recognised_and_not_doubled(anvil_deployed: ChainClient) -> None:
