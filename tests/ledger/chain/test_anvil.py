@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 from eth_account import Account
 
@@ -248,3 +250,32 @@ def test_a_refused_send_is_retried_with_backoff_then_failed(anvil_deployed: Chai
     record.refresh_from_db()
     assert record.status == Status.CONFIRMED
     assert broke.stats() == (1, record.win_amount)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_racing_send_each_record_once(anvil: Anvil) -> None:
+    deployer = anvil_client(anvil.url)
+    address = bet_ledger_deploy(client=deployer).address
+    _request(*range(71, 81))
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(chain_records_anchor(client=anvil_client(anvil.url).with_contract(address)))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors
+    assert sum(r.sent for r in reports) == 10
+    chain_records_anchor(client=deployer.with_contract(address))  # whatever is left to confirm
+    assert set(ChainRecord.objects.values_list("status", flat=True)) == {Status.CONFIRMED}
+    assert deployer.with_contract(address).stats() == (10, sum(200_000_000 + i for i in range(71, 81)))
