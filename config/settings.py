@@ -238,3 +238,46 @@ def fake_url(offset: int) -> str:
 
 
 # --- Capabilities: each section below belongs to one area of the platform -----------------------
+
+# --- On-chain audit ledger (ledger/chain) ----------------------------------------------------
+# Big wins are anchored on a public chain by BetLedger (contracts/). Like every adapter, with no
+# real key configured it points at its local stand-in: an anvil node (`make run` starts one on
+# LEDGER_ANVIL_PORT and deploys the contract). With a key, the default network is Polygon Amoy.
+LEDGER_PRIVATE_KEY = env.str("LEDGER_PRIVATE_KEY", default="")  # the recorder's key; environment only
+LEDGER_ANVIL_PORT = env.int("LEDGER_ANVIL_PORT", default=FAKE_PORT_BASE + 45)
+_LEDGER_NETWORKS = {
+    "amoy": (80002, "https://rpc-amoy.polygon.technology/"),
+    "polygon": (137, "https://polygon-rpc.com/"),
+    "anvil": (31337, f"http://127.0.0.1:{LEDGER_ANVIL_PORT}"),
+}
+# Empty counts as unset for these three, so a copied .env.example keeps the defaults.
+LEDGER_NETWORK = env.str("LEDGER_NETWORK", default="") or ("amoy" if LEDGER_PRIVATE_KEY or PRODUCTION else "anvil")
+if LEDGER_NETWORK not in _LEDGER_NETWORKS and not (
+    env.str("POLYGON_RPC_URL", default="") and env.str("LEDGER_CHAIN_ID", default="")
+):
+    raise ImproperlyConfigured(
+        f"LEDGER_NETWORK={LEDGER_NETWORK!r}: name one of {sorted(_LEDGER_NETWORKS)} or set POLYGON_RPC_URL and LEDGER_CHAIN_ID"
+    )
+_ledger_chain_id, _ledger_rpc = _LEDGER_NETWORKS.get(LEDGER_NETWORK, (0, ""))
+POLYGON_RPC_URL = env.str("POLYGON_RPC_URL", default="") or _ledger_rpc
+LEDGER_CHAIN_ID = int(env.str("LEDGER_CHAIN_ID", default="") or _ledger_chain_id)
+LEDGER_CONTRACT_ADDRESS = env.str("LEDGER_CONTRACT_ADDRESS", default="")  # unset: the last deployment on this chain
+LEDGER_RPC_TIMEOUT_S = env.float("LEDGER_RPC_TIMEOUT_S", default=10.0)
+LEDGER_CONFIRMATIONS = env.int("LEDGER_CONFIRMATIONS", default=1)
+LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=10)
+LEDGER_ANCHOR_INTERVAL_S = env.int("LEDGER_ANCHOR_INTERVAL_S", default=300)
+LEDGER_CONFIRM_INTERVAL_S = env.int("LEDGER_CONFIRM_INTERVAL_S", default=30)
+LEDGER_RECEIPT_WAIT_S = env.float("LEDGER_RECEIPT_WAIT_S", default=20.0)  # per run; the rest is left to the sweep
+LEDGER_STUCK_AFTER_S = env.int("LEDGER_STUCK_AFTER_S", default=180)  # unmined this long: replace with a higher fee
+LEDGER_FEE_BUMP_PCT = env.int("LEDGER_FEE_BUMP_PCT", default=25)  # nodes want at least +10% to replace
+LEDGER_GAS_LIMIT = env.int("LEDGER_GAS_LIMIT", default=200_000)
+LEDGER_MIN_PRIORITY_FEE_WEI = env.int("LEDGER_MIN_PRIORITY_FEE_WEI", default=30 * 10**9)  # Polygon's floor
+LEDGER_MAX_FEE_WEI = env.int("LEDGER_MAX_FEE_WEI", default=1000 * 10**9)  # never bid above this per gas
+LEDGER_MAX_ATTEMPTS = env.int("LEDGER_MAX_ATTEMPTS", default=12)
+LEDGER_RETRY_BASE_S = env.int("LEDGER_RETRY_BASE_S", default=30)
+LEDGER_RETRY_MAX_S = env.int("LEDGER_RETRY_MAX_S", default=3600)
+# Which settled slips qualify: paid amount at or above the threshold, in the currency's minor unit.
+BIG_WIN_THRESHOLD = env.int("BIG_WIN_THRESHOLD", default=100_000_000)  # NGN 1,000,000.00
+BIG_WIN_CURRENCY = env.str("BIG_WIN_CURRENCY", default="NGN")
+# Dotted path of a callable(limit=int) yielding (subject_id, win_amount, currency) of slips to anchor.
+BIG_WIN_CANDIDATE_SOURCE = env.str("BIG_WIN_CANDIDATE_SOURCE", default="")

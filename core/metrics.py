@@ -44,3 +44,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     else:
         registry = DEFAULT_REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+CHAIN_TRANSACTIONS = Counter(
+    "tote_chain_transactions_total",
+    "On-chain audit records by outcome (sent, replaced, confirmed, reverted, dropped, retry, failed)",
+    ["outcome"],
+)

@@ -72,3 +72,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> Any:
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return results.distinct() if search_term else results, False
+
+
+# The on-chain audit trail registers its own screens.
+from ledger.chain import admin as _chain_admin  # noqa: E402,F401

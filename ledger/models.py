@@ -119,3 +119,98 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+d} {self.currency} on account {self.account_id}"
+
+
+# --- On-chain audit trail (ledger/chain) -------------------------------------------------------
+# Ordinary rows (not under the journal's append-only triggers): a record moves through its
+# statuses as its transaction is sent, replaced and confirmed. The chain is the tamper evidence.
+
+
+class ChainRecord(models.Model):
+    """One fact anchored on the chain: a subject (a bet slip, by id) and the amount won on it."""
+
+    class SubjectKind(models.TextChoices):
+        BET_SLIP = "bet_slip", "Bet slip"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # waiting to be sent (again), from next_attempt_at
+        SUBMITTED = "submitted", "Submitted"  # a signed transaction is out; waiting to be mined deep enough
+        CONFIRMED = "confirmed", "Confirmed"  # mined with the configured confirmations
+        FAILED = "failed", "Failed"  # given up; an operator may retry
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING: frozenset({Status.SUBMITTED, Status.CONFIRMED, Status.FAILED}),
+        # SUBMITTED -> SUBMITTED is a replacement at the same nonce; -> PENDING a dropped transaction.
+        Status.SUBMITTED: frozenset({Status.SUBMITTED, Status.CONFIRMED, Status.PENDING, Status.FAILED}),
+        Status.CONFIRMED: frozenset(),
+        Status.FAILED: frozenset({Status.PENDING}),
+    }
+
+    subject_kind = models.CharField(max_length=32, choices=SubjectKind.choices, default=SubjectKind.BET_SLIP)
+    subject_id = models.BigIntegerField(help_text="The bet slip's id (a plain number: the ledger knows no bets).")
+    bet_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the slip id, hex.")
+    win_amount = models.BigIntegerField(help_text="Minor units of the currency.")
+    currency = models.CharField(max_length=8, choices=CURRENCY_CHOICES)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+
+    network = models.CharField(max_length=32, blank=True)
+    chain_id = models.BigIntegerField(null=True, blank=True)
+    contract_address = models.CharField(max_length=42, blank=True)
+    sender = models.CharField(max_length=42, blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True, db_index=True, help_text="The latest transaction sent.")
+    tx_hashes = models.JSONField(default=list, blank=True, help_text="Every transaction sent at this nonce.")
+    nonce = models.BigIntegerField(null=True, blank=True)
+    max_fee_per_gas = models.BigIntegerField(null=True, blank=True)
+    max_priority_fee_per_gas = models.BigIntegerField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    block_number = models.BigIntegerField(null=True, blank=True)
+    block_timestamp = models.DateTimeField(null=True, blank=True)
+    gas_used = models.BigIntegerField(null=True, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id"], name="chain_record_subject_unique"),
+            models.CheckConstraint(condition=Q(win_amount__gt=0), name="chain_record_win_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="confirmed") | (~Q(tx_hash="") & Q(block_number__isnull=False)),
+                name="chain_record_confirmed_has_block",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at", "id"], name="chain_record_due")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_kind} {self.subject_id} ({self.status})"
+
+    @classmethod
+    def can_move(cls, old: str, new: str) -> bool:
+        return new in cls.TRANSITIONS[old]
+
+
+class ChainDeployment(models.Model):
+    """Where BetLedger lives on each chain. A local chain may forget it (anvil restarts empty):
+    the code at the address is checked before use and the contract deployed again if gone."""
+
+    chain_id = models.BigIntegerField()
+    network = models.CharField(max_length=32)
+    address = models.CharField(max_length=42)
+    tx_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+    deployer = models.CharField(max_length=42)
+    recorder = models.CharField(max_length=42)
+    bytecode_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["chain_id", "address"], name="chain_deployment_unique")]
+
+    def __str__(self) -> str:
+        return f"BetLedger {self.address} on {self.network} ({self.chain_id})"
