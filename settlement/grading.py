@@ -139,14 +139,13 @@ class Outcome:
 
     def factor(self, odds: Decimal) -> Fraction:
         """The factor that multiplies the stake at decimal odds `odds` (the table of RULES.md)."""
-        o = Fraction(odds)
         match self.result:
             case Result.WON if self.dead_heat is not None:
-                return o * self.dead_heat.places / self.dead_heat.tied
+                return Fraction(odds) * self.dead_heat.places / self.dead_heat.tied
             case Result.WON:
-                return o
+                return Fraction(odds)
             case Result.HALF_WON:
-                return (o + 1) / 2
+                return (Fraction(odds) + 1) / 2
             case Result.PUSH | Result.VOID:
                 return Fraction(1)
             case Result.HALF_LOST:
@@ -154,6 +153,10 @@ class Outcome:
             case Result.LOST:
                 return Fraction(0)
         raise ValueError(f"unknown result {self.result!r}")  # pragma: no cover - the enum is closed
+
+    def grade(self, odds: Decimal) -> Grade:
+        """This outcome on a leg placed at `odds`; also rebuilds a leg's grade from a stored result."""
+        return Grade(self.result, self.factor(odds), odds, dead_heat=self.dead_heat, void_reason=self.void_reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,18 +396,18 @@ def leg_grade(
     it a late bet could not be told apart, so the leg stays ungraded.
     """
     if isinstance(outcome, Outcome) and outcome.result == Result.VOID:
-        return Grade(Result.VOID, Fraction(1), odds, void_reason=outcome.void_reason)
+        return outcome.grade(odds)
     if any(window.covers(accepted_at) for window in market.void_windows):
-        return Grade(Result.VOID, Fraction(1), odds, void_reason=VoidReason.VOID_WINDOW)
+        return _void(VoidReason.VOID_WINDOW).grade(odds)
     if not in_play and event.actual_start is not None and accepted_at >= event.actual_start:
-        return Grade(Result.VOID, Fraction(1), odds, void_reason=VoidReason.LATE_BET)
+        return _void(VoidReason.LATE_BET).grade(odds)
     if isinstance(outcome, Ungraded):
         return outcome
     if not in_play and event.actual_start is None:
         return Ungraded(UngradedReason.MISSING_START_TIME, "a pre-match bet needs the event's actual start")
     if not isinstance(odds, Decimal) or not odds.is_finite() or odds <= 1:
         return Ungraded(UngradedReason.INVALID_ODDS, f"odds {odds!r}")
-    return Grade(outcome.result, outcome.factor(odds), odds, dead_heat=outcome.dead_heat)
+    return outcome.grade(odds)
 
 
 def selection_grade(

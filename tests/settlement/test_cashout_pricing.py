@@ -21,13 +21,12 @@ from settlement.cashout_pricing import (
     cashout_quote,
     cashout_split,
 )
-from settlement.grading import Grade, Outcome, Result
+from settlement.grading import Outcome, Result
 from settlement.payouts import MoneySplit, slip_potential_payout
 
 
 def decided(result: Result, odds: str) -> CashoutLeg:
-    grade = Grade(result, Outcome(result).factor(Decimal(odds)), Decimal(odds))
-    return CashoutLeg(odds_placed=Decimal(odds), grade=grade)
+    return CashoutLeg(odds_placed=Decimal(odds), grade=Outcome(result).grade(Decimal(odds)))
 
 
 def pending(placed: str, now: str | None, *, suspended: bool = False) -> CashoutLeg:

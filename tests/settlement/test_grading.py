@@ -21,6 +21,7 @@ from settlement.grading import (
     Grade,
     MarketFacts,
     MarketKind,
+    Outcome,
     Result,
     Ungraded,
     UngradedReason,
@@ -426,3 +427,23 @@ def test_home_and_away_handicaps_mirror_each_other(home: int, away: int, line: D
     away_side = selection_outcome(event=finished(home, away), market=market, pick="away", line=-line, now=NOW)
     assert not isinstance(home_side, Ungraded) and not isinstance(away_side, Ungraded)
     assert away_side.result is mirror[home_side.result]
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "pick", "line", "places"),
+    [
+        (finished(None, None, placings={"a": 1, "b": 1, "c": 1}), "outright", "b", None, 2),
+        (finished(1, 1), "spread", "away", "+0.25", 1),
+        (finished(1, 1, status="cancelled"), "total", "over", "2.5", 1),
+    ],
+)
+def test_a_grade_rebuilds_from_what_storage_keeps(
+    event: EventFacts, kind: str, pick: str, line: str | None, places: int
+) -> None:
+    # Storage keeps the result and the dead heat's counts (a 10-place decimal cannot hold 10/3).
+    market = MarketFacts(kind=kind, paying_places=places)
+    graded = grade(kind, pick, event=event, line=line, market=market, odds="5.0")
+    assert isinstance(graded, Grade)
+    stored = (str(graded.result), graded.dead_heat, graded.void_reason)
+    rebuilt = Outcome(Result(stored[0]), dead_heat=stored[1], void_reason=stored[2]).grade(Decimal("5.0"))
+    assert rebuilt == graded

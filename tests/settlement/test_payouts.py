@@ -27,8 +27,7 @@ from settlement.payouts import (
 
 
 def leg(result: Result, odds: str, dead_heat: DeadHeat | None = None) -> Grade:
-    outcome = Outcome(result, dead_heat=dead_heat)
-    return Grade(result, outcome.factor(Decimal(odds)), Decimal(odds), dead_heat=dead_heat)
+    return Outcome(result, dead_heat=dead_heat).grade(Decimal(odds))
 
 
 W, HW, P, V, HL, L = Result.WON, Result.HALF_WON, Result.PUSH, Result.VOID, Result.HALF_LOST, Result.LOST
