@@ -20,6 +20,7 @@ exactly, so a payout is exact arithmetic floored once (`settlement.payouts`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -139,24 +140,34 @@ class Outcome:
 
     def factor(self, odds: Decimal) -> Fraction:
         """The factor that multiplies the stake at decimal odds `odds` (the table of RULES.md)."""
-        match self.result:
-            case Result.WON if self.dead_heat is not None:
-                return Fraction(odds) * self.dead_heat.places / self.dead_heat.tied
-            case Result.WON:
-                return Fraction(odds)
-            case Result.HALF_WON:
-                return (Fraction(odds) + 1) / 2
-            case Result.PUSH | Result.VOID:
-                return Fraction(1)
-            case Result.HALF_LOST:
-                return Fraction(1, 2)
-            case Result.LOST:
-                return Fraction(0)
-        raise ValueError(f"unknown result {self.result!r}")  # pragma: no cover - the enum is closed
+        return _factor(self.result, self.dead_heat, odds)
 
     def grade(self, odds: Decimal) -> Grade:
         """This outcome on a leg placed at `odds`; also rebuilds a leg's grade from a stored result."""
         return Grade(self.result, self.factor(odds), odds, dead_heat=self.dead_heat, void_reason=self.void_reason)
+
+
+# Settlement prices many legs on few (result, odds) pairs: converting each time costs more than
+# the rest of a slip's payout.
+@functools.lru_cache(maxsize=65_536)
+def _factor(result: Result, dead_heat: DeadHeat | None, odds: Decimal) -> Fraction:
+    match result:
+        case Result.WON if dead_heat is not None:
+            numerator, denominator = odds.as_integer_ratio()
+            return Fraction(numerator * dead_heat.places, denominator * dead_heat.tied)
+        case Result.WON:
+            numerator, denominator = odds.as_integer_ratio()
+            return Fraction(numerator, denominator)
+        case Result.HALF_WON:
+            numerator, denominator = odds.as_integer_ratio()
+            return Fraction(numerator + denominator, 2 * denominator)  # (o + 1) / 2
+        case Result.PUSH | Result.VOID:
+            return Fraction(1)
+        case Result.HALF_LOST:
+            return Fraction(1, 2)
+        case Result.LOST:
+            return Fraction(0)
+    raise ValueError(f"unknown result {result!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +408,7 @@ def leg_grade(
     """
     if isinstance(outcome, Outcome) and outcome.result == Result.VOID:
         return outcome.grade(odds)
-    if any(window.covers(accepted_at) for window in market.void_windows):
+    if market.void_windows and any(window.covers(accepted_at) for window in market.void_windows):
         return _void(VoidReason.VOID_WINDOW).grade(odds)
     if not in_play and event.actual_start is not None and accepted_at >= event.actual_start:
         return _void(VoidReason.LATE_BET).grade(odds)

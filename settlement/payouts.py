@@ -50,7 +50,13 @@ class SlipStatus(StrEnum):
 class SlipPayout:
     status: SlipStatus
     payout: int  # minor units, floored
-    exact: Fraction  # before flooring: `exact - payout` (< 1) is what the floor kept
+    numerator: int  # the exact return is numerator / denominator (not reduced)
+    denominator: int
+
+    @property
+    def exact(self) -> Fraction:
+        """The return before flooring: `exact - payout` (< 1) is what the floor kept."""
+        return Fraction(self.numerator, self.denominator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +81,6 @@ def slip_shape_validate(*, kind: SlipKind | str, legs: int, system_k: int | None
         slip_kind = SlipKind(kind)
     except ValueError:
         raise ValidationFailed(f"Unknown slip type {kind!r}.", code="invalid_slip_type") from None
-    details = {"type": str(slip_kind), "legs": legs, "system_k": system_k, "max_legs": MAX_LEGS}
     if slip_kind is SlipKind.SINGLE:
         ok = legs == 1 and system_k is None
     elif slip_kind is SlipKind.PARLAY:
@@ -84,7 +89,9 @@ def slip_shape_validate(*, kind: SlipKind | str, legs: int, system_k: int | None
         ok = 2 <= legs <= MAX_LEGS and system_k is not None and 1 <= system_k < legs
     if not ok:
         raise ValidationFailed(
-            f"A {slip_kind} slip cannot have this shape.", code="invalid_slip_shape", details=details
+            f"A {slip_kind} slip cannot have this shape.",
+            code="invalid_slip_shape",
+            details={"type": str(slip_kind), "legs": legs, "system_k": system_k, "max_legs": MAX_LEGS},
         )
     return slip_kind
 
@@ -97,6 +104,10 @@ def system_line_stake(*, stake: int, legs: int, k: int) -> int:
     """
     slip_shape_validate(kind=SlipKind.SYSTEM, legs=legs, system_k=k)
     validate_amount(stake, field="stake")
+    return _line_stake(stake, legs, k)
+
+
+def _line_stake(stake: int, legs: int, k: int) -> int:
     lines = math.comb(legs, k)
     line_stake, remainder = divmod(stake, lines)
     if remainder:
@@ -109,13 +120,36 @@ def system_line_stake(*, stake: int, legs: int, k: int) -> int:
     return line_stake
 
 
-def _elementary_symmetric(values: Sequence[Fraction], k: int) -> Fraction:
-    """The sum over every k-combination of `values` of their product, exactly, in O(n * k)."""
-    sums = [Fraction(1)] + [Fraction(0)] * k
+def _elementary_symmetric(values: Sequence[int], k: int) -> int:
+    """The sum over every k-combination of `values` of their product, in O(n * k)."""
+    sums = [1] + [0] * k
     for value in values:
         for j in range(k, 0, -1):
             sums[j] += sums[j - 1] * value
     return sums[k]
+
+
+def _return_ratio(
+    kind: SlipKind | str, stake: int, factors: Sequence[Fraction], system_k: int | None
+) -> tuple[int, int]:
+    """The exact return as a numerator and a denominator, not reduced.
+
+    Integers rather than `Fraction` products: the same exact value without a gcd at every step
+    (the floor is one integer division), several times faster over a settlement of many slips.
+    """
+    slip_shape_validate(kind=kind, legs=len(factors), system_k=system_k)
+    validate_amount(stake, field="stake")
+    if system_k is None:
+        numerator, denominator = stake, 1
+        for factor in factors:
+            numerator *= factor.numerator
+            denominator *= factor.denominator
+        return numerator, denominator
+    # A system: every factor over one common denominator D, so each line's product is an
+    # integer over D ** k and the lines add up as integers.
+    common = math.lcm(*(factor.denominator for factor in factors))
+    scaled = [factor.numerator * (common // factor.denominator) for factor in factors]
+    return _line_stake(stake, len(factors), system_k) * _elementary_symmetric(scaled, system_k), common**system_k
 
 
 def exact_return(
@@ -123,12 +157,7 @@ def exact_return(
 ) -> Fraction:
     """The slip's exact return before flooring: `stake * product(f)`, or for a system the sum over
     its lines of `line_stake * product(f of the line)`. Validates the shape and the stake."""
-    slip_shape_validate(kind=kind, legs=len(factors), system_k=system_k)
-    validate_amount(stake, field="stake")
-    if system_k is not None:  # only a system slip has a k (slip_shape_validate)
-        line_stake = system_line_stake(stake=stake, legs=len(factors), k=system_k)
-        return line_stake * _elementary_symmetric(factors, system_k)
-    return stake * math.prod(factors, start=Fraction(1))
+    return Fraction(*_return_ratio(kind, stake, factors, system_k))
 
 
 def slip_payout(*, kind: SlipKind | str, stake: int, legs: Sequence[Grade], system_k: int | None = None) -> SlipPayout:
@@ -137,23 +166,23 @@ def slip_payout(*, kind: SlipKind | str, stake: int, legs: Sequence[Grade], syst
     Status: VOID when every leg is VOID or PUSH (the stake comes back: each counts 1), LOST when
     the payout is 0, WON otherwise, even when the payout is below the stake (half-lost legs).
     """
-    exact = exact_return(kind=kind, stake=stake, factors=[leg.factor for leg in legs], system_k=system_k)
-    payout = math.floor(exact)
+    numerator, denominator = _return_ratio(kind, stake, [leg.factor for leg in legs], system_k)
+    payout = numerator // denominator
     if all(leg.refunded for leg in legs):
         status = SlipStatus.VOID
     elif payout == 0:
         status = SlipStatus.LOST
     else:
         status = SlipStatus.WON
-    return SlipPayout(status=status, payout=payout, exact=exact)
+    return SlipPayout(status=status, payout=payout, numerator=numerator, denominator=denominator)
 
 
 def slip_potential_payout(
     *, kind: SlipKind | str, stake: int, odds: Sequence[Decimal], system_k: int | None = None
 ) -> int:
     """What the slip pays if every leg wins at the odds given: the same formula as `slip_payout`."""
-    factors = [Fraction(o) for o in odds]
-    return math.floor(exact_return(kind=kind, stake=stake, factors=factors, system_k=system_k))
+    numerator, denominator = _return_ratio(kind, stake, [Fraction(o) for o in odds], system_k)
+    return numerator // denominator
 
 
 def settlement_split(*, stake: int, payout: int) -> MoneySplit:
