@@ -447,3 +447,9 @@ def test_a_grade_rebuilds_from_what_storage_keeps(
     stored = (str(graded.result), graded.dead_heat, graded.void_reason)
     rebuilt = Outcome(Result(stored[0]), dead_heat=stored[1], void_reason=stored[2]).grade(Decimal("5.0"))
     assert rebuilt == graded
+
+
+@pytest.mark.parametrize(("tied", "places"), [(2, 2), (3, 0), (3, 4), (1, 1)])
+def test_a_dead_heat_must_reduce(tied: int, places: int) -> None:
+    with pytest.raises(ValueError, match="dead heat"):
+        DeadHeat(tied=tied, places=places)
