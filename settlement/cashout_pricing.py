@@ -10,8 +10,9 @@ system slip is valued line by line, like its payout.
 The cap: `max_payout` is what the slip pays if every pending leg wins (decided legs at their f,
 pending legs at o_placed), floored like a payout; the offer is at most `max_payout - 1`, so it is
 always strictly below anything the slip could still pay, and below the potential payout fixed at
-placement (a decided leg's f never exceeds its odds). The cap only binds when the live odds are
-close to 1 or the margin is 0.
+placement (a decided leg's f never exceeds its odds); a caller that passes the slip's stored
+`potential_payout` gets the lower of the two as the cap. The cap only binds when the live odds
+are close to 1 or the margin is 0.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class CashoutRefused:
 class CashoutQuote:
     offer: int  # minor units, what the player is offered
     value: Fraction  # V, before the margin
-    max_payout: int  # what the slip pays if every pending leg wins; offer < max_payout
+    max_payout: int  # what the slip pays if every pending leg wins (or its stored potential, if lower)
 
 
 def _is_odds(value: object) -> bool:
@@ -74,12 +75,14 @@ def cashout_quote(
     legs: Sequence[CashoutLeg],
     system_k: int | None = None,
     margin_bps: int = DEFAULT_MARGIN_BPS,
+    potential_payout: int | None = None,
 ) -> CashoutQuote | CashoutRefused:
     """Price a cashout of the whole slip, or say why there is none.
 
     Refused when a leg is LOST, a leg's market is suspended, a pending leg has no live price,
     no leg is pending, or the offer would be 0. `stake` is the slip's current stake (after any
-    partial cashout). Raises `ValidationFailed` on a malformed slip or margin.
+    partial cashout); `potential_payout`, the one stored on the slip, caps the offer too when it
+    is lower than the computed maximum. Raises `ValidationFailed` on a malformed slip or margin.
     """
     if type(margin_bps) is not int or not 0 <= margin_bps < BPS:
         raise ValidationFailed(f"Cashout margin {margin_bps!r} bps is out of range.", code="invalid_margin")
@@ -108,6 +111,8 @@ def cashout_quote(
 
     value = exact_return(kind=kind, stake=stake, factors=now_factors, system_k=system_k)
     max_payout = math.floor(exact_return(kind=kind, stake=stake, factors=best_factors, system_k=system_k))
+    if potential_payout is not None:
+        max_payout = min(max_payout, potential_payout)
     offer = min(math.floor(value * (BPS - margin_bps) / BPS), max_payout - 1)
     if offer < 1:
         return CashoutRefused(Refusal.NO_VALUE, "the slip is worth less than one minor unit")

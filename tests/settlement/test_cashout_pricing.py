@@ -257,3 +257,11 @@ def test_partial_cashout_conserves_money_and_creates_no_value(
         kind=kind, stake=part.stake_remaining, odds=odds, system_k=k
     )
     assert part.potential_payout_remaining >= part.stake_remaining
+
+
+def test_offer_stays_below_a_lower_stored_potential_payout() -> None:
+    # As above, but the slip's stored potential payout is 1990: the offer is capped at 1989.
+    priced = quote("single", 999, [pending("2.0005", "1.0001")], margin_bps=0, potential_payout=1990)
+    assert (priced.offer, priced.max_payout) == (1989, 1990)
+    # A higher stored figure changes nothing.
+    assert quote("single", 999, [pending("2.0005", "1.0001")], margin_bps=0, potential_payout=5000).offer == 1997
