@@ -6,6 +6,7 @@ Defaults run on a developer machine with PostgreSQL and Redis on 127.0.0.1. Prod
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# pytest sets PYTEST_VERSION before anything is imported: the suite then gets its own Redis
+# database (never the demo's), cheap password hashing and commits that skip the WAL flush.
+TESTING = "PYTEST_VERSION" in os.environ
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
@@ -93,8 +98,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
-if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=True):
-    # Tests only (tests/conftest.py): commits stop waiting for the WAL flush. Never in production.
+if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=not TESTING):
+    # Tests only: commits stop waiting for the WAL flush. Never in production.
     DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
 # Django's psycopg pool: one pool per process, shared by the threads ASGI runs sync views in.
 if env.bool("DATABASE_POOL", default=False):
@@ -110,7 +115,11 @@ DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="t
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, channels, celery ---------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_URL = (
+    env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+    if TESTING
+    else env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+)
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=200)
 
 CACHES = {
@@ -171,7 +180,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if not PRODUCTION and env.bool("FAST_PASSWORD_HASHER", default=False):
+if not PRODUCTION and env.bool("FAST_PASSWORD_HASHER", default=TESTING):
     # Tests and benchmarks create thousands of users; PBKDF2 would dominate their time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -211,10 +220,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "ledger.currencies.CURRENCY_CHOICES"},
 }
 
 # --- Logging --------------------------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING" if TESTING else "INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | console
 LOGGING_CONFIG = None  # core.logging.configure() sets up stdlib logging and structlog together.
 

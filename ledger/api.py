@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAdminUser
@@ -21,41 +21,38 @@ from ledger.services import deposit_record
 from users.models import User
 
 
-class MoneyField(serializers.Field[int, int, dict[str, object], Any]):
-    """Renders an integer amount as `{amount, currency, display}` using a sibling currency."""
+class MoneyOutput(serializers.Serializer[Any]):
+    """How an amount travels: integer minor units, the currency, and a display string."""
 
-    def __init__(self, *, currency_attr: str = "currency", **kwargs: Any) -> None:
-        self.currency_attr = currency_attr
-        kwargs["read_only"] = True
-        kwargs.setdefault("source", "*")
-        super().__init__(**kwargs)
-
-    def to_representation(self, value: Any) -> dict[str, object]:
-        return money(getattr(value, str(self.field_name)), getattr(value, self.currency_attr))
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    display = serializers.CharField()
 
 
 class WalletsView(APIView):
-    class Output(serializers.Serializer[Any]):
+    class WalletOutput(serializers.Serializer[Any]):
         currency = serializers.CharField()
         available = serializers.SerializerMethodField()
         receivable = serializers.SerializerMethodField()
 
+        @extend_schema_field(MoneyOutput)
         def get_available(self, obj: Any) -> dict[str, object]:
             return money(obj.available, obj.currency)
 
+        @extend_schema_field(MoneyOutput)
         def get_receivable(self, obj: Any) -> dict[str, object]:
             return money(obj.receivable, obj.currency)
 
-    @extend_schema(operation_id="wallets_list", responses={200: Output(many=True)})
+    @extend_schema(operation_id="wallets_list", responses={200: WalletOutput(many=True)})
     def get(self, request: Request) -> Response:
         wallets = wallets_for_user(user_id=request_user_id(request))
-        return Response({"results": self.Output(wallets, many=True).data})
+        return Response({"results": self.WalletOutput(wallets, many=True).data})
 
 
 class WalletTransactionsView(ListAPIView[Posting]):
     """The user's own postings in one currency, newest first."""
 
-    class Output(serializers.ModelSerializer[Posting]):
+    class PostingOutput(serializers.ModelSerializer[Posting]):
         account = serializers.CharField(source="account.kind")
         amount = serializers.SerializerMethodField()
         transaction = serializers.IntegerField(source="transaction_id")
@@ -67,10 +64,11 @@ class WalletTransactionsView(ListAPIView[Posting]):
             model = Posting
             fields = ["id", "transaction", "kind", "reference", "account", "amount", "created_at"]
 
+        @extend_schema_field(MoneyOutput)
         def get_amount(self, obj: Posting) -> dict[str, object]:
             return money(obj.amount, obj.currency)
 
-    serializer_class = Output
+    serializer_class = PostingOutput
 
     def get_queryset(self) -> Any:
         currency = self.kwargs["currency"].upper()
@@ -86,18 +84,18 @@ class SimulatedDepositView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    class Input(serializers.Serializer[Any]):
+    class DepositInput(serializers.Serializer[Any]):
         user = serializers.IntegerField(min_value=1)
         amount = serializers.IntegerField(min_value=1, max_value=10**15)
         currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
         reference = serializers.CharField(max_length=100)
 
-    @extend_schema(operation_id="simulate_deposit", request=Input, responses={201: dict})
+    @extend_schema(operation_id="simulate_deposit", request=DepositInput, responses={201: dict})
     @idempotent
     def post(self, request: Request) -> Response:
         if not settings.SIMULATED_DEPOSITS_ENABLED:
             raise NotFound("Simulated deposits are off.")
-        data = self.Input(data=request.data)
+        data = self.DepositInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         if not User.objects.filter(pk=values["user"]).exists():

@@ -1,30 +1,16 @@
 """Shared fixtures. Tests run against the real PostgreSQL and Redis (never SQLite or mocks).
 
-The environment below is set before Django reads its settings: Redis database 15 (flushed per
-test that asks for it) keeps tests away from a running demo, and a fast password hasher keeps
-thousands of test users cheap.
+Under pytest the settings switch to the test Redis database (TEST_REDIS_URL, 15 by default),
+so a running demo is never touched, and to a fast password hasher (config/settings.py).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import environ
-
-# .env may name the test Redis database; the process environment wins over it.
-environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
-os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("FAST_PASSWORD_HASHER", "1")
-os.environ.setdefault("DATABASE_SYNCHRONOUS_COMMIT", "0")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("SIMULATED_DEPOSITS_ENABLED", "1")
-
-from collections.abc import Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+import pytest
+from rest_framework.test import APIClient
 
 
 @pytest.fixture(autouse=True)

@@ -31,15 +31,15 @@ class SignupView(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [SignupThrottle]
 
-    class Input(serializers.Serializer[Any]):
+    class SignupInput(serializers.Serializer[Any]):
         username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
         password = serializers.CharField(min_length=8, max_length=128, write_only=True)
         email = serializers.EmailField(required=False, allow_null=True)
         default_currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, default="NGN")
 
-    @extend_schema(operation_id="users_signup", request=Input, responses={201: UserOutput})
+    @extend_schema(operation_id="users_signup", request=SignupInput, responses={201: UserOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.SignupInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_create(**data.validated_data)
         return Response(UserOutput(user).data, status=201)

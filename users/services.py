@@ -29,13 +29,11 @@ def user_create(
         ) from None
     try:
         with transaction.atomic(durable=True):
-            user = User.objects.create_user(
-                username=username,
-                password=password,
-                email=email or None,
-                default_currency=default_currency,
-                is_staff=is_staff,
-            )
+            # Not create_user(): it would store a missing e-mail as "", which the unique
+            # constraint would then allow only once.
+            user = User(username=username, email=email or None, default_currency=default_currency, is_staff=is_staff)
+            user.set_password(password)
+            user.save()
             wallet_for(user_id=user.pk, currency=default_currency)
             receivable_for(user_id=user.pk, currency=default_currency)
     except IntegrityError:

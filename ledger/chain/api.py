@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import ValidationFailed
+from ledger.api import MoneyOutput
 from ledger.chain.selectors import EXPORT_COLUMNS, chain_records, chain_records_export_rows
 from ledger.currencies import money
 from ledger.models import ChainRecord
@@ -71,6 +72,7 @@ class ChainEntriesView(ListAPIView[ChainRecord]):
                 "confirmed_at",
             ]
 
+        @extend_schema_field(MoneyOutput)
         def get_win_amount(self, obj: ChainRecord) -> dict[str, object]:
             return money(obj.win_amount, obj.currency)
 
