@@ -48,7 +48,7 @@ def serve() -> Iterator[Callable[[Any], Served]]:
 
     def start(app: Any) -> Served:
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return Served(app=app, url=f"http://127.0.0.1:{server.server_port}")
 
