@@ -15,14 +15,17 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+import structlog
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from core.errors import ApplicationError, ValidationFailed
+from core.errors import ApplicationError, DependencyDown, ValidationFailed
 from core.http import HttpClient
 from ledger.currencies import MAX_AMOUNT
 from payments.topup.inbound import SHA512, signature_verify
 from payments.treasury.nuban import WEMA_BANK_CODE
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,10 @@ class WemaAdapter:
             body = response.json()
         except ValueError:
             body = None
+        if response.status_code in (401, 403):
+            # Our keys are wrong: nothing the user can change, so not their error to read.
+            log.error("wema.auth_refused", status=response.status_code)
+            raise DependencyDown("The bank refused our credentials.", code="provider_auth_failed")
         if response.status_code >= 500 or not isinstance(body, dict):
             raise ProviderBadResponse(f"Wema answered HTTP {response.status_code}.")
         if response.status_code >= 400:
@@ -323,6 +330,9 @@ class PaystackAdapter:
             answer = response.json()
         except ValueError:
             answer = None
+        if response.status_code in (401, 403):
+            log.error("paystack.auth_refused", status=response.status_code)
+            raise DependencyDown("Paystack refused our credentials.", code="provider_auth_failed")
         if response.status_code >= 500 or not isinstance(answer, dict):
             raise ProviderBadResponse(f"Paystack answered HTTP {response.status_code}.")
         if response.status_code >= 400 or answer.get("status") is not True:
