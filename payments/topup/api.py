@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -53,6 +54,7 @@ class TopUpOutput(serializers.ModelSerializer[TopUp]):
             "completed_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_amount(self, obj: TopUp) -> dict[str, object]:
         return money(obj.amount, obj.currency)
 
@@ -65,6 +67,7 @@ class TopUpListCreateView(ListAPIView[TopUp]):
 
     serializer_class = TopUpOutput
 
+    @extend_schema_serializer(component_name="TopUpInput")
     class Input(serializers.Serializer[Any]):
         phone = serializers.CharField(max_length=32)
         carrier = serializers.CharField(max_length=16)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -38,6 +39,7 @@ class VirtualAccountOutput(serializers.ModelSerializer[VirtualAccount]):
 class TreasuryAccountsView(APIView):
     """Make the caller's one static virtual account; asking again returns the same account."""
 
+    @extend_schema_serializer(component_name="VirtualAccountInput")
     class Input(serializers.Serializer[Any]):
         bvn = serializers.CharField(max_length=32)
         first_name = serializers.CharField(max_length=64)
@@ -82,6 +84,7 @@ class DepositOutput(serializers.ModelSerializer[BankTransaction]):
             "created_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_amount(self, obj: BankTransaction) -> dict[str, object]:
         return money(obj.amount, obj.currency)
 

@@ -259,7 +259,11 @@ class FakeSelcom:
                 "status": spec.get("status") or RESULTS.get(code, "FAIL"),
                 "reference_id": payment.reference if payment else "",
                 "result_code": "0000" if code == "000" else code,
-                "result_description": "Topup successful" if code == "000" else "Topup not successful",
+                "result_description": {
+                    "000": "Topup successful",
+                    "111": "Topup in progress",
+                    "927": "Topup in progress",
+                }.get(code, "Topup not successful"),
             }
         ).encode()
         secret = self._setting(self._callback_secret, "SELCOM_CALLBACK_SECRET")
