@@ -15,8 +15,9 @@ from core.auth import request_user_id
 from core.idempotency import idempotency_key_from, idempotent
 from ledger.currencies import money
 from payments.models import TopUp
+from payments.topup.callback import topup_callback_receive
 from payments.topup.selectors import topup_for_user, topups_for_user
-from payments.topup.services import topup_callback_receive, topup_request
+from payments.topup.services import topup_request
 
 
 class StrictIntegerField(serializers.IntegerField):

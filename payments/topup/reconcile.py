@@ -36,6 +36,7 @@ def topup_reconcile(*, resolve: bool = False) -> list[Difference]:
     now = timezone.now()
     sla = timedelta(seconds=settings.SELCOM_SLA_S)
     grace = timedelta(seconds=settings.TOPUP_SEND_GRACE_S)
+    in_flight = grace + timedelta(seconds=settings.SELCOM_TIMEOUT_S)
     open_topups = TopUp.objects.filter(status__in=TopUp.OPEN).order_by("pk")
     with closing(topup_provider()) as provider:
         for topup in open_topups:
@@ -44,6 +45,8 @@ def topup_reconcile(*, resolve: bool = False) -> list[Difference]:
                 if topup.created_at <= now - grace:
                     differences.append(Difference(subject, "held", "-", "never sent; the sweep refunds it"))
                 continue
+            if topup.status == TopUp.Status.SENDING and (topup.submitted_at or now) > now - in_flight:
+                continue  # the request is on the wire right now: its own answer will settle it
             result = provider.query(transid=topup.transid)
             if result.outcome in (Outcome.SUCCESS, Outcome.FAILED):
                 note = ""

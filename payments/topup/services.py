@@ -10,10 +10,8 @@ for an operator past `SELCOM_SLA_S`, and it is never sent again.
 
 from __future__ import annotations
 
-import json
 import uuid
 from contextlib import closing
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +19,6 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Sum
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, DependencyDown, NotFound, ValidationFailed
@@ -32,7 +29,7 @@ from ledger.models import Account
 from ledger.services import Entry, Line, entry_post, receivable_for, reversal_post, system_account, wallet_for
 from payments.models import TopUp, TopUpEvent
 from payments.topup.adapters import Outcome, ProviderResult, topup_provider
-from payments.topup.inbound import SHA256, ng_phone_validate, refusals_counted, signature_verify
+from payments.topup.inbound import ng_phone_validate
 from realtime.outbox import event_emit
 
 log = structlog.get_logger(__name__)
@@ -216,15 +213,19 @@ def _apply(topup: TopUp, result: ProviderResult, *, call: str) -> TopUp:
         http_status=result.http_status,
     )
     if result.outcome == Outcome.SUCCESS:
-        return _finish(topup.pk, succeeded=True, result=result, event_kind=call)
+        return topup_finish(topup_id=topup.pk, succeeded=True, result=result, event_kind=call)
     if result.outcome == Outcome.FAILED:
-        return _finish(topup.pk, succeeded=False, result=result, event_kind=call, failure_code="provider_declined")
+        return topup_finish(
+            topup_id=topup.pk, succeeded=False, result=result, event_kind=call, failure_code="provider_declined"
+        )
     if result.outcome == Outcome.UNREACHABLE and call == TopUpEvent.Kind.SEND:
         # The connection was never made, so the provider cannot have the payment: refund now.
-        return _finish(topup.pk, succeeded=False, result=result, event_kind=call, failure_code="provider_unavailable")
+        return topup_finish(
+            topup_id=topup.pk, succeeded=False, result=result, event_kind=call, failure_code="provider_unavailable"
+        )
     # In progress, ambiguous or unknown: wait for a query.
     with transaction.atomic(durable=True):
-        _event(topup.pk, call, result)
+        topup_event_record(topup_id=topup.pk, kind=call, result=result)
         if call == TopUpEvent.Kind.SEND:
             submitted = topup.submitted_at or timezone.now()
             TopUp.objects.filter(pk=topup.pk, status=Status.SENDING).update(
@@ -251,7 +252,8 @@ def _provider_fields(result: ProviderResult) -> dict[str, Any]:
     return fields
 
 
-def _event(topup_id: int, kind: str, result: ProviderResult | None = None, *, message: str = "") -> None:
+def topup_event_record(*, topup_id: int, kind: str, result: ProviderResult | None = None, message: str = "") -> None:
+    """The audit row of a provider answer, callback, sweep or operator action."""
     TopUpEvent.objects.create(
         topup_id=topup_id,
         kind=kind,
@@ -263,9 +265,9 @@ def _event(topup_id: int, kind: str, result: ProviderResult | None = None, *, me
     )
 
 
-def _finish(
-    topup_id: int,
+def topup_finish(
     *,
+    topup_id: int,
     succeeded: bool,
     result: ProviderResult | None,
     event_kind: str,
@@ -280,7 +282,7 @@ def _finish(
     now = timezone.now()
     with transaction.atomic(durable=True):
         topup = TopUp.objects.select_for_update().get(pk=topup_id)
-        _event(topup_id, event_kind, result, message=message)
+        topup_event_record(topup_id=topup_id, kind=event_kind, result=result, message=message)
         if not topup.is_open:
             final = Status.SUCCEEDED if succeeded else Status.FAILED
             if topup.status != final:
@@ -294,7 +296,8 @@ def _finish(
             raise Conflict(f"A {topup.status} top-up cannot become {new}.", code="invalid_transition")
         refund_id: int | None = None
         if not succeeded:
-            assert topup.hold_transaction_id is not None  # noqa: S101 - held in the transaction that made it
+            if topup.hold_transaction_id is None:  # held in the transaction that made the top-up
+                raise Conflict("The top-up has no hold to refund.", code="topup_without_hold")
             refund_id = reversal_post(
                 original_id=topup.hold_transaction_id,
                 reason=f"top-up {topup.pk} failed: {failure_code}",
@@ -321,75 +324,6 @@ def _finish(
     return TopUp.objects.get(pk=topup_id)
 
 
-# --- The sweep ----------------------------------------------------------------------------------
-
-
-@dataclass
-class SweepReport:
-    refunded_unsent: list[int] = field(default_factory=list)
-    recovered_sending: list[int] = field(default_factory=list)
-    flagged: list[int] = field(default_factory=list)
-    due: list[int] = field(default_factory=list)
-
-
-def topup_sweep(*, limit: int = 200) -> SweepReport:
-    """Recover stuck top-ups, flag those past the SLA, and list those whose query is due.
-
-    - HELD past the grace period: the request never left (the process died first), so the
-      hold is refunded; the send's compare-and-set then finds nothing to send.
-    - SENDING past the timeout and grace: the answer was lost; the payment may exist, so it
-      becomes PROCESSING and is queried, never resent.
-    """
-    now = timezone.now()
-    report = SweepReport()
-    grace = timedelta(seconds=settings.TOPUP_SEND_GRACE_S)
-    for topup_id in TopUp.objects.filter(status=Status.HELD, created_at__lte=now - grace).values_list("pk", flat=True)[
-        :limit
-    ]:
-        topup = _finish(
-            topup_id,
-            succeeded=False,
-            result=None,
-            event_kind=TopUpEvent.Kind.SWEEP,
-            failure_code="not_sent",
-            message="held but never sent",
-        )
-        if topup.failure_code == "not_sent":
-            report.refunded_unsent.append(topup_id)
-
-    stuck_before = now - grace - timedelta(seconds=settings.SELCOM_TIMEOUT_S)
-    interval = timedelta(seconds=settings.SELCOM_QUERY_INTERVAL_S)
-    for topup_id, submitted_at in TopUp.objects.filter(
-        status=Status.SENDING, submitted_at__lte=stuck_before
-    ).values_list("pk", "submitted_at")[:limit]:
-        with transaction.atomic(durable=True):
-            moved = TopUp.objects.filter(pk=topup_id, status=Status.SENDING).update(
-                status=Status.PROCESSING, next_attempt_at=(submitted_at or now) + interval, updated_at=now
-            )
-            if moved:
-                _event(topup_id, TopUpEvent.Kind.SWEEP, message="no answer to the send: query it")
-                report.recovered_sending.append(topup_id)
-
-    late = TopUp.objects.filter(
-        status__in=TopUp.OPEN, flagged_at__isnull=True, created_at__lte=now - timedelta(seconds=settings.SELCOM_SLA_S)
-    )
-    for topup_id, transid in late.values_list("pk", "transid")[:limit]:
-        flagged = TopUp.objects.filter(pk=topup_id, status__in=TopUp.OPEN, flagged_at__isnull=True).update(
-            flagged_at=now, flag_reason=f"unresolved after {settings.SELCOM_SLA_S} s", updated_at=now
-        )
-        if flagged:
-            TOPUP_FLAGGED.labels("sla").inc()
-            log.warning("topup.sla_breached", topup=topup_id, transid=transid)
-            report.flagged.append(topup_id)
-
-    report.due = list(
-        TopUp.objects.filter(status=Status.PROCESSING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    return report
-
-
 # --- Operators ----------------------------------------------------------------------------------
 
 
@@ -406,8 +340,8 @@ def topup_refund(*, topup_id: int, operator: str, reason: str = "") -> TopUp:
         raise Conflict(f"The top-up is already {topup.status}.", code="topup_final")
     if topup.status == Status.SENDING:
         raise Conflict("The payment request is in flight; wait for its answer.", code="topup_in_flight")
-    finished = _finish(
-        topup_id,
+    finished = topup_finish(
+        topup_id=topup_id,
         succeeded=False,
         result=None,
         event_kind=TopUpEvent.Kind.OPERATOR,
@@ -417,63 +351,3 @@ def topup_refund(*, topup_id: int, operator: str, reason: str = "") -> TopUp:
     if finished.failure_code != "refunded_by_operator":
         raise Conflict(f"The top-up became {finished.status} meanwhile.", code="topup_final")
     return finished
-
-
-# --- The provider's callback --------------------------------------------------------------------
-
-
-def _callback_parse(*, body: bytes, signature: str | None) -> tuple[TopUp, dict[str, Any]]:
-    signature_verify(
-        secret=settings.SELCOM_CALLBACK_SECRET,
-        body=body,
-        signature=signature,
-        digestmod=SHA256,
-        header="X-Selcom-Signature",
-    )
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValidationFailed("The callback body is not JSON.", code="malformed_body") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("order_id"), str) or not payload["order_id"]:
-        raise ValidationFailed("The callback needs an order_id.", code="malformed_body", details={"field": "order_id"})
-    if payload.get("status") is not None and not isinstance(payload["status"], str):
-        raise ValidationFailed("status must be a string.", code="malformed_body", details={"field": "status"})
-    topup = TopUp.objects.filter(transid=payload["order_id"]).first()
-    if topup is None:
-        raise NotFound("No top-up has this order_id.", code="unknown_topup")
-    return topup, payload
-
-
-def topup_callback_receive(*, body: bytes, signature: str | None) -> TopUp:
-    """A signed status callback: recorded, and a hint to query now (the query is the truth).
-
-    Duplicates are harmless: each only makes the next query due at once.
-    """
-    with refusals_counted("selcom"):
-        topup, payload = _callback_parse(body=body, signature=signature)
-    status = payload.get("status")
-    now = timezone.now()
-    with transaction.atomic(durable=True):
-        TopUpEvent.objects.create(
-            topup_id=topup.pk,
-            kind=TopUpEvent.Kind.CALLBACK,
-            outcome=str(status or "")[:32].lower(),
-            result_code=str(payload.get("result_code") or "")[:32],
-            message=str(payload.get("result_description") or "")[:255],
-            payload=payload,
-        )
-        hinted = TopUp.objects.filter(pk=topup.pk, status=Status.PROCESSING).update(
-            next_attempt_at=Least(F("next_attempt_at"), now), updated_at=now
-        )
-        if hinted:
-            from payments.topup.tasks import topup_query_task
-
-            transaction.on_commit(lambda: topup_query_task.delay(topup.pk))
-        said = str(status or "").upper()
-        if not topup.is_open and said in ("SUCCESS", "FAIL", "FAILED"):
-            if (said == "SUCCESS") != (topup.status == Status.SUCCEEDED):
-                reason = f"callback says {said} of a top-up that {topup.status}"
-                TopUp.objects.filter(pk=topup.pk).update(flagged_at=now, flag_reason=reason, updated_at=now)
-                TOPUP_FLAGGED.labels("contradiction").inc()
-                log.error("topup.contradiction", topup=topup.pk, transid=topup.transid, reason=reason)
-    return TopUp.objects.get(pk=topup.pk)

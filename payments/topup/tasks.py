@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from payments.topup.services import topup_query, topup_sweep
+from payments.topup.services import topup_query
+from payments.topup.sweep import topup_sweep
 
 
 @shared_task(name="payments.tasks.topup_query", ignore_result=True, acks_late=True)

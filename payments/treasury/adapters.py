@@ -19,11 +19,9 @@ import structlog
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from core.errors import ApplicationError, DependencyDown, ValidationFailed
+from core.errors import ApplicationError, ValidationFailed
 from core.http import HttpClient
 from ledger.currencies import MAX_AMOUNT
-from payments.topup.inbound import SHA512, signature_verify
-from payments.treasury.nuban import WEMA_BANK_CODE
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +83,7 @@ class ProviderBadResponse(ApplicationError):
     code = "provider_bad_response"
 
 
-class _LazyClient:
+class LazyClient:
     """The HTTP client, made on first use: reading a webhook needs none (and making one costs)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -127,7 +125,7 @@ def major_to_minor(value: object, *, field: str = "amount") -> int:
     return minor
 
 
-def _object(value: object) -> dict[str, Any]:
+def object_field(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -174,241 +172,9 @@ def date_field(payload: Mapping[str, Any], name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# --- Wema (ALAT) --------------------------------------------------------------------------------
-
-
-class WemaAdapter:
-    """Wema Bank's virtual accounts. Its API is not publicly documented: the create call follows
-    the original design (`POST /v1/virtual-accounts`, camelCase fields, our `reference` making it
-    repeatable); notifications come in the original design's form or ALAT's (see PROVIDERS.md)."""
-
-    name = "wema"
-
-    def __init__(
-        self, *, base_url: str, subscription_key: str, api_key: str, webhook_secret: str, timeout_s: float
-    ) -> None:
-        self.webhook_secret = webhook_secret
-        self._client = _LazyClient(
-            service="wema",
-            base_url=base_url,
-            timeout_s=timeout_s,
-            headers={"Ocp-Apim-Subscription-Key": subscription_key, "x-api-key": api_key},
-        )
-
-    @property
-    def http(self) -> HttpClient:
-        return self._client.get()
-
-    def close(self) -> None:
-        self._client.close()
-
-    def account_create(
-        self, *, reference: str, bvn: str, first_name: str, last_name: str, phone: str, email: str
-    ) -> ProviderAccount:
-        # Retries are safe: the same reference returns the same account.
-        response = self.http.request(
-            "POST",
-            "/v1/virtual-accounts",
-            json={
-                "reference": reference,
-                "bvn": bvn,
-                "firstName": first_name,
-                "lastName": last_name,
-                "phoneNumber": phone,
-                "email": email,
-            },
-        )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code in (401, 403):
-            # Our keys are wrong: nothing the user can change, so not their error to read.
-            log.error("wema.auth_refused", status=response.status_code)
-            raise DependencyDown("The bank refused our credentials.", code="provider_auth_failed")
-        if response.status_code >= 500 or not isinstance(body, dict):
-            raise ProviderBadResponse(f"Wema answered HTTP {response.status_code}.")
-        if response.status_code >= 400:
-            raise ProviderRejected(
-                str(body.get("message") or "Wema refused to create the account."),
-                details={"provider_code": str(body.get("code") or response.status_code)},
-            )
-        data = _object(body.get("data")) or body
-        number = data.get("accountNumber")
-        if not isinstance(number, str):
-            raise ProviderBadResponse("Wema returned no account number.")
-        return ProviderAccount(
-            account_number=number,
-            account_name=str(data.get("accountName") or f"{first_name} {last_name}".upper())[:255],
-            bank_name=str(data.get("bankName") or "Wema Bank")[:128],
-            bank_code=str(data.get("bankCode") or WEMA_BANK_CODE),
-            reference=str(data.get("reference") or reference)[:128],
-        )
-
-    def deposit_parse(self, *, body: bytes, headers: Mapping[str, str]) -> InboundDeposit | None:
-        signature_verify(
-            secret=self.webhook_secret,
-            body=body,
-            signature=headers.get("X-Wema-Signature"),
-            digestmod=SHA512,
-            header="X-Wema-Signature",
-        )
-        payload = json_body(body)
-        if "sessionid" in payload or "craccount" in payload:  # ALAT's inbound transfer notification
-            return InboundDeposit(
-                account_number=account_number_field(payload, "craccount"),
-                amount=major_to_minor(payload.get("amount")),
-                currency=text_field(payload, "currency", max_length=8).upper() or "NGN",
-                reference=text_field(payload, "sessionid", required=True, max_length=128),
-                sender_name=text_field(payload, "originatorname"),
-                sender_account=text_field(payload, "originatoraccountnumber", max_length=32),
-                sender_bank=text_field(payload, "bankname", max_length=128),
-                narration=text_field(payload, "narration"),
-                transaction_date=date_field(payload, "created_at"),
-                payload=_jsonable(payload),
-            )
-        return InboundDeposit(  # the original design's webhook
-            account_number=account_number_field(payload, "account_number"),
-            amount=major_to_minor(payload.get("amount")),
-            currency=text_field(payload, "currency", max_length=8).upper() or "NGN",
-            reference=text_field(payload, "transaction_reference", required=True, max_length=128),
-            sender_name=text_field(payload, "sender_name"),
-            sender_account=text_field(payload, "sender_account", max_length=32),
-            sender_bank=text_field(payload, "sender_bank", max_length=128),
-            narration=text_field(payload, "narration"),
-            transaction_date=date_field(payload, "transaction_date"),
-            payload=_jsonable(payload),
-        )
-
-    def deposit_ack(self, *, reference: str, record_id: int, duplicate: bool) -> dict[str, Any]:
-        return {
-            "ref": str(record_id),
-            "transactionreference": reference,
-            "status": "00",
-            "status_desc": "duplicate, already credited" if duplicate else "credited",
-        }
-
-
-def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
+def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload as stored: Decimals as strings (they were parsed exactly, never as floats)."""
     return json.loads(json.dumps(payload, default=str))
-
-
-# --- Paystack dedicated accounts (Wema as the bank) ---------------------------------------------
-
-
-class PaystackAdapter:
-    """Paystack dedicated virtual accounts with `preferred_bank: wema-bank`.
-
-    Creating: a customer (`POST /customer`), then its dedicated account (`POST /dedicated_account`),
-    both answered at once. Deposits: `charge.success` events on the `dedicated_nuban` channel,
-    signed `x-paystack-signature` = hex HMAC-SHA512 of the raw body with the secret key.
-    """
-
-    name = "paystack"
-    BANK_CODES = {"wema-bank": WEMA_BANK_CODE}
-
-    def __init__(self, *, base_url: str, secret_key: str, timeout_s: float) -> None:
-        self.secret_key = secret_key
-        self._client = _LazyClient(
-            service="paystack",
-            base_url=base_url,
-            timeout_s=timeout_s,
-            headers={"Authorization": f"Bearer {secret_key}"},
-        )
-
-    @property
-    def http(self) -> HttpClient:
-        return self._client.get()
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.http.request("POST", path, json=body)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code in (401, 403):
-            log.error("paystack.auth_refused", status=response.status_code)
-            raise DependencyDown("Paystack refused our credentials.", code="provider_auth_failed")
-        if response.status_code >= 500 or not isinstance(answer, dict):
-            raise ProviderBadResponse(f"Paystack answered HTTP {response.status_code}.")
-        if response.status_code >= 400 or answer.get("status") is not True:
-            raise ProviderRejected(str(answer.get("message") or "Paystack refused the request."))
-        data = answer.get("data")
-        if not isinstance(data, dict):
-            raise ProviderBadResponse("Paystack answered without data.")
-        return data
-
-    def account_create(
-        self, *, reference: str, bvn: str, first_name: str, last_name: str, phone: str, email: str
-    ) -> ProviderAccount:
-        # Paystack keeps one customer per email and one dedicated account per customer and bank,
-        # so repeating these two calls returns the same account.
-        customer = self._post(
-            "/customer",
-            {
-                "email": email,
-                "first_name": first_name,
-                "last_name": last_name,
-                "phone": phone,
-                "metadata": {"reference": reference},
-            },
-        )
-        code = customer.get("customer_code")
-        if not isinstance(code, str) or not code:
-            raise ProviderBadResponse("Paystack returned no customer code.")
-        account = self._post("/dedicated_account", {"customer": code, "preferred_bank": "wema-bank", "phone": phone})
-        bank = _object(account.get("bank"))
-        slug = str(bank.get("slug") or "")
-        if slug not in self.BANK_CODES:
-            raise ProviderBadResponse(f"Paystack gave an account at {slug or 'an unknown bank'}, not Wema.")
-        number = account.get("account_number")
-        if not isinstance(number, str):
-            raise ProviderBadResponse("Paystack returned no account number.")
-        return ProviderAccount(
-            account_number=number,
-            account_name=str(account.get("account_name") or f"{first_name} {last_name}".upper())[:255],
-            bank_name=str(bank.get("name") or "Wema Bank")[:128],
-            bank_code=self.BANK_CODES[slug],
-            reference=code,
-        )
-
-    def deposit_parse(self, *, body: bytes, headers: Mapping[str, str]) -> InboundDeposit | None:
-        signature_verify(
-            secret=self.secret_key,
-            body=body,
-            signature=headers.get("x-paystack-signature"),
-            digestmod=SHA512,
-            header="x-paystack-signature",
-        )
-        payload = json_body(body)
-        data = payload.get("data")
-        if payload.get("event") != "charge.success" or not isinstance(data, dict):
-            return None
-        if data.get("channel") != "dedicated_nuban":
-            return None
-        auth = _object(data.get("authorization"))
-        amount = data.get("amount")
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
-            raise ValidationFailed("data.amount must be a positive whole number of kobo.", code="malformed_body")
-        return InboundDeposit(
-            account_number=account_number_field(auth, "receiver_bank_account_number"),
-            amount=amount,
-            currency=text_field(data, "currency", max_length=8).upper() or "NGN",
-            reference=text_field(data, "reference", required=True, max_length=128),
-            sender_name=text_field(auth, "sender_name"),
-            sender_account=text_field(auth, "sender_bank_account_number", max_length=32),
-            sender_bank=text_field(auth, "sender_bank", max_length=128),
-            narration=text_field(auth, "narration"),
-            transaction_date=date_field(data, "paid_at"),
-            payload=_jsonable(payload),
-        )
-
-    def deposit_ack(self, *, reference: str, record_id: int, duplicate: bool) -> dict[str, Any]:
-        return {"received": True}
 
 
 # --- Choosing ------------------------------------------------------------------------------------
@@ -418,6 +184,9 @@ PROVIDERS = ("wema", "paystack")
 
 def treasury_provider(name: str | None = None) -> VirtualAccountProvider:
     """The named provider, or the configured one (`TREASURY_PROVIDER`) for new accounts."""
+    from payments.treasury.paystack import PaystackAdapter
+    from payments.treasury.wema import WemaAdapter
+
     name = name or settings.TREASURY_PROVIDER
     if name == "wema":
         return WemaAdapter(

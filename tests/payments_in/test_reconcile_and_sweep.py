@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 
 from ledger.models import Transaction
 from payments.models import BankTransaction, TopUp
-from payments.topup.services import topup_create, topup_query, topup_refund, topup_send, topup_sweep
+from payments.topup.services import topup_create, topup_query, topup_refund, topup_send
+from payments.topup.sweep import topup_sweep
 from tests.payments_in.conftest import books_balance, clearing, signed_deposit, wallet
 
 pytestmark = pytest.mark.django_db

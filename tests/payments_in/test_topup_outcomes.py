@@ -13,7 +13,8 @@ import pytest
 
 from ledger.models import Transaction
 from payments.models import TopUp
-from payments.topup.services import topup_query, topup_sweep
+from payments.topup.services import topup_query
+from payments.topup.sweep import topup_sweep
 from tests.payments_in.conftest import books_balance, clearing, wallet
 
 pytestmark = pytest.mark.django_db
