@@ -273,15 +273,20 @@ def topup_finish(
     event_kind: str,
     failure_code: str = "",
     message: str = "",
+    only_from: frozenset[str] = TopUp.OPEN,
 ) -> TopUp:
     """Make an open top-up SUCCEEDED, or FAILED with its refund, in one database transaction.
 
+    `only_from` names the states the caller may finish it from (decided under the row lock):
+    a refund of a hold "never sent" must not touch a top-up a late send has just claimed.
     A final answer about a top-up that is already final changes nothing; if it contradicts
     what we did (success reported after a refund), the top-up is flagged for an operator.
     """
     now = timezone.now()
     with transaction.atomic(durable=True):
         topup = TopUp.objects.select_for_update().get(pk=topup_id)
+        if topup.is_open and topup.status not in only_from:
+            return topup
         topup_event_record(topup_id=topup_id, kind=event_kind, result=result, message=message)
         if not topup.is_open:
             final = Status.SUCCEEDED if succeeded else Status.FAILED
@@ -347,6 +352,7 @@ def topup_refund(*, topup_id: int, operator: str, reason: str = "") -> TopUp:
         event_kind=TopUpEvent.Kind.OPERATOR,
         failure_code="refunded_by_operator",
         message=f"refunded by {operator}: {reason}"[:255],
+        only_from=frozenset({Status.HELD, Status.PROCESSING}),
     )
     if finished.failure_code != "refunded_by_operator":
         raise Conflict(f"The top-up became {finished.status} meanwhile.", code="topup_final")

@@ -47,6 +47,7 @@ def topup_sweep(*, limit: int = 200) -> SweepReport:
             event_kind=TopUpEvent.Kind.SWEEP,
             failure_code="not_sent",
             message="held but never sent",
+            only_from=frozenset({Status.HELD}),
         )
         if topup.failure_code == "not_sent":
             report.refunded_unsent.append(topup_id)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from ledger.models import Transaction
 from payments.models import BankTransaction, TopUp
-from payments.topup.services import topup_create, topup_query, topup_refund, topup_send
+from payments.topup.services import topup_create, topup_finish, topup_query, topup_refund, topup_send
 from payments.topup.sweep import topup_sweep
 from tests.payments_in.conftest import books_balance, clearing, signed_deposit, wallet
 
@@ -52,6 +52,38 @@ def test_a_hold_never_sent_is_refunded_by_the_sweep_and_then_cannot_be_sent(
     assert selcom.get("/_fake/transactions") == {}
     assert wallet(ng_user) == FUNDED
     assert TopUp.objects.get(pk=topup.pk).failure_code == "not_sent"
+    books_balance()
+
+
+def test_the_sweep_never_refunds_a_hold_a_late_send_has_just_claimed(
+    ng_user: Any, selcom: Any, time_machine: Any
+) -> None:
+    topup = hold(ng_user)
+    time_machine.move_to(START + timedelta(seconds=61), tick=False)
+    # The API process woke up late and claimed the send just before the sweep locked the row.
+    TopUp.objects.filter(pk=topup.pk, status="held").update(
+        status="sending", submitted_at=START + timedelta(seconds=61)
+    )
+
+    report = topup_sweep()
+
+    assert report.refunded_unsent == [] and report.recovered_sending == []
+    # Had the sweep listed the row while it was still held, the refund decides under the lock:
+    late = topup_finish(
+        topup_id=topup.pk,
+        succeeded=False,
+        result=None,
+        event_kind="sweep",
+        failure_code="not_sent",
+        only_from=frozenset({"held"}),
+    )
+    assert late.status == "sending"
+
+    assert TopUp.objects.get(pk=topup.pk).status == "sending"
+    assert wallet(ng_user) == FUNDED - 100_000
+    with pytest.raises(Exception, match="in flight"):
+        topup_refund(topup_id=topup.pk, operator="ops")
+    assert not Transaction.objects.filter(idempotency_key=f"topup:{topup.pk}:refund").exists()
     books_balance()
 
 
