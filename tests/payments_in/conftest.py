@@ -62,7 +62,7 @@ def serve() -> Iterator[Callable[[Any], Served]]:
 def selcom(serve: Callable[[Any], Served], settings: Any) -> Served:
     served = serve(FakeSelcom(slow_s=1.5))
     settings.SELCOM_BASE_URL = served.url
-    settings.SELCOM_TIMEOUT_S = 0.5
+    settings.SELCOM_TIMEOUT_S = 5.0  # generous: a loaded machine must not turn answers into timeouts
     return served
 
 

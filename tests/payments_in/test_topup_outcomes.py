@@ -190,8 +190,9 @@ def test_unresolved_past_the_sla_is_flagged_and_still_resolved_by_the_next_query
 
 
 def test_timeout_on_the_first_call_is_queried_not_resent(
-    client: Any, ng_user: Any, selcom: Any, time_machine: Any
+    client: Any, ng_user: Any, selcom: Any, time_machine: Any, settings: Any
 ) -> None:
+    settings.SELCOM_TIMEOUT_S = 0.5
     body = buy(client, "+2348031230006").json()  # answers after 1.5 s; we wait 0.5 s
 
     assert body["status"] == "processing"
