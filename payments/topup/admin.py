@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from core.errors import ApplicationError
+from ledger.admin import ReadOnlyAdmin
 from ledger.currencies import format_amount
 from payments.models import TopUp, TopUpEvent
 from payments.topup.services import topup_query, topup_refund
@@ -76,7 +77,7 @@ class TopUpEventInline(admin.TabularInline):
 
 
 @admin.register(TopUp)
-class TopUpAdmin(admin.ModelAdmin):
+class TopUpAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "transid",
@@ -97,15 +98,6 @@ class TopUpAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in TopUp._meta.fields]
     inlines = [TopUpEventInline]
     actions = ["query_now", "refund"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="amount")
     def shown_amount(self, obj: TopUp) -> str:

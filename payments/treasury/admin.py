@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.timesince import timesince
 
+from ledger.admin import ReadOnlyAdmin
 from ledger.currencies import format_amount
 from payments.models import BankTransaction, VirtualAccount
 from payments.topup.admin import AgeFilter
 from payments.treasury.services import virtual_account_set_status
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(VirtualAccount)
-class VirtualAccountAdmin(ReadOnly):
+class VirtualAccountAdmin(ReadOnlyAdmin):
     list_display = ["account_number", "bank_name", "account_name", "user", "provider", "status", "bvn", "age"]
     list_filter = ["status", "provider", AgeFilter]
     search_fields = ["account_number", "account_name", "user__username", "email", "phone", "provider_reference"]
@@ -60,7 +48,7 @@ class VirtualAccountAdmin(ReadOnly):
 
 
 @admin.register(BankTransaction)
-class BankTransactionAdmin(ReadOnly):
+class BankTransactionAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "reference",

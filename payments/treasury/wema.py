@@ -28,6 +28,24 @@ from payments.treasury.nuban import WEMA_BANK_CODE
 
 log = structlog.get_logger(__name__)
 
+# Where each form of the notification keeps each fact. ALAT's de-duplication key is `sessionid`.
+_ALAT_FIELDS = {
+    "account": "craccount",
+    "reference": "sessionid",
+    "sender_name": "originatorname",
+    "sender_account": "originatoraccountnumber",
+    "sender_bank": "bankname",
+    "date": "created_at",
+}
+_DESIGN_FIELDS = {
+    "account": "account_number",
+    "reference": "transaction_reference",
+    "sender_name": "sender_name",
+    "sender_account": "sender_account",
+    "sender_bank": "sender_bank",
+    "date": "transaction_date",
+}
+
 
 class WemaAdapter:
     """Wema Bank's virtual accounts. Its API is not publicly documented: the create call follows
@@ -106,29 +124,18 @@ class WemaAdapter:
             header="X-Wema-Signature",
         )
         payload = json_body(body)
-        if "sessionid" in payload or "craccount" in payload:  # ALAT's inbound transfer notification
-            return InboundDeposit(
-                account_number=account_number_field(payload, "craccount"),
-                amount=major_to_minor(payload.get("amount")),
-                currency=text_field(payload, "currency", max_length=8).upper() or "NGN",
-                reference=text_field(payload, "sessionid", required=True, max_length=128),
-                sender_name=text_field(payload, "originatorname"),
-                sender_account=text_field(payload, "originatoraccountnumber", max_length=32),
-                sender_bank=text_field(payload, "bankname", max_length=128),
-                narration=text_field(payload, "narration"),
-                transaction_date=date_field(payload, "created_at"),
-                payload=jsonable(payload),
-            )
-        return InboundDeposit(  # the original design's webhook
-            account_number=account_number_field(payload, "account_number"),
+        # ALAT's inbound transfer notification, or the original design's webhook.
+        names = _ALAT_FIELDS if "sessionid" in payload or "craccount" in payload else _DESIGN_FIELDS
+        return InboundDeposit(
+            account_number=account_number_field(payload, names["account"]),
             amount=major_to_minor(payload.get("amount")),
             currency=text_field(payload, "currency", max_length=8).upper() or "NGN",
-            reference=text_field(payload, "transaction_reference", required=True, max_length=128),
-            sender_name=text_field(payload, "sender_name"),
-            sender_account=text_field(payload, "sender_account", max_length=32),
-            sender_bank=text_field(payload, "sender_bank", max_length=128),
+            reference=text_field(payload, names["reference"], required=True, max_length=128),
+            sender_name=text_field(payload, names["sender_name"]),
+            sender_account=text_field(payload, names["sender_account"], max_length=32),
+            sender_bank=text_field(payload, names["sender_bank"], max_length=128),
             narration=text_field(payload, "narration"),
-            transaction_date=date_field(payload, "transaction_date"),
+            transaction_date=date_field(payload, names["date"]),
             payload=jsonable(payload),
         )
 
