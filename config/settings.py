@@ -291,3 +291,37 @@ BIG_WIN_THRESHOLD = env.int("BIG_WIN_THRESHOLD", default=100_000_000)  # NGN 1,0
 BIG_WIN_CURRENCY = env.str("BIG_WIN_CURRENCY", default="NGN")
 # Dotted path of a callable(limit=int) yielding (subject_id, win_amount, currency) of slips to anchor.
 BIG_WIN_CANDIDATE_SOURCE = env.str("BIG_WIN_CANDIDATE_SOURCE", default="")
+
+# --- Payments in: airtime top-up (Selcom), treasury (Wema virtual accounts) ---------------------
+# With no real API key set (and outside production), each adapter talks to its local fake
+# (tests/fakes/selcom.py, tests/fakes/wema.py) with the demo credentials below, which the fakes
+# also read. Webhook secrets have no default in production: the endpoint refuses everything.
+_SELCOM_FAKE = not PRODUCTION and not env.str("SELCOM_API_KEY", default="")
+SELCOM_BASE_URL = env.str("SELCOM_BASE_URL", default=fake_url(2) if _SELCOM_FAKE else "https://apigw.selcommobile.com")
+SELCOM_API_KEY = env.str("SELCOM_API_KEY", default="") or ("tote-fake-selcom-key" if _SELCOM_FAKE else "")
+SELCOM_API_SECRET = env.str("SELCOM_API_SECRET", default="") or ("tote-fake-selcom-secret" if _SELCOM_FAKE else "")
+SELCOM_VENDOR = env.str("SELCOM_VENDOR", default="TOTE")
+SELCOM_PIN = env.str("SELCOM_PIN", default="0000" if _SELCOM_FAKE else "")
+SELCOM_CALLBACK_SECRET = env.str("SELCOM_CALLBACK_SECRET", default="" if PRODUCTION else "tote-fake-selcom-callback")
+SELCOM_AIRTIME_UTILITY_CODE = env.str("SELCOM_AIRTIME_UTILITY_CODE", default="TOP")
+SELCOM_DATA_UTILITY_CODE = env.str("SELCOM_DATA_UTILITY_CODE", default="TOPDATA")  # unconfirmed: ask Selcom
+SELCOM_TIMEOUT_S = env.float("SELCOM_TIMEOUT_S", default=15.0)
+SELCOM_QUERY_INTERVAL_S = env.int("SELCOM_QUERY_INTERVAL_S", default=180)
+SELCOM_SLA_S = env.int("SELCOM_SLA_S", default=300)
+TOPUP_MIN_AMOUNT = env.int("TOPUP_MIN_AMOUNT", default=5_000)  # NGN 50.00, in kobo
+TOPUP_MAX_AMOUNT = env.int("TOPUP_MAX_AMOUNT", default=5_000_000)  # NGN 50,000.00
+TOPUP_DAILY_LIMIT = env.int("TOPUP_DAILY_LIMIT", default=10_000_000)  # per user, rolling 24 h
+TOPUP_SEND_GRACE_S = env.int("TOPUP_SEND_GRACE_S", default=60)  # a held or sending top-up older is stuck
+
+_WEMA_FAKE = not PRODUCTION and not env.str("WEMA_API_KEY", default="")
+WEMA_BASE_URL = env.str("WEMA_BASE_URL", default=fake_url(3) if _WEMA_FAKE else "https://apis.wemabank.com")
+WEMA_SUBSCRIPTION_KEY = env.str("WEMA_SUBSCRIPTION_KEY", default="") or ("tote-fake-wema-sub" if _WEMA_FAKE else "")
+WEMA_API_KEY = env.str("WEMA_API_KEY", default="") or ("tote-fake-wema-key" if _WEMA_FAKE else "")
+WEMA_WEBHOOK_SECRET = env.str("WEMA_WEBHOOK_SECRET", default="" if PRODUCTION else "tote-fake-wema-webhook")
+WEMA_TIMEOUT_S = env.float("WEMA_TIMEOUT_S", default=15.0)
+TREASURY_PROVIDER = env.str("TREASURY_PROVIDER", default="wema")  # wema | paystack
+PAYSTACK_BASE_URL = env.str("PAYSTACK_BASE_URL", default="https://api.paystack.co")
+PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
+# Fernet keys for BVNs at rest, comma-separated: the first encrypts, every one decrypts (rotation).
+# Unset: one key derived from SECRET_KEY (HKDF), so changing SECRET_KEY then needs this set.
+BVN_ENCRYPTION_KEY = env.list("BVN_ENCRYPTION_KEY", default=[])

@@ -51,3 +51,14 @@ CHAIN_TRANSACTIONS = Counter(
     "On-chain audit records by outcome (sent, replaced, confirmed, reverted, dropped, retry, failed)",
     ["outcome"],
 )
+
+# --- Payments in: top-up and treasury ---
+TOPUP_OUTCOMES = Counter("tote_topup_outcomes_total", "Top-ups finished, by outcome", ["outcome"])
+TOPUP_PROVIDER_ANSWERS = Counter(
+    "tote_topup_provider_answers_total", "What the airtime provider answered, by call and outcome", ["call", "outcome"]
+)
+TOPUP_FLAGGED = Counter("tote_topup_flagged_total", "Top-ups flagged for an operator", ["reason"])
+DEPOSITS_RECEIVED = Counter(
+    "tote_bank_deposits_total", "Bank deposit notifications, by provider and result", ["provider", "result"]
+)
+WEBHOOKS_REFUSED = Counter("tote_payment_webhooks_refused_total", "Provider webhooks refused", ["webhook", "reason"])

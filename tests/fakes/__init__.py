@@ -8,4 +8,9 @@ default port).
 
 from __future__ import annotations
 
-FAKES: dict[str, tuple[str, int]] = {}
+from django.conf import settings
+
+FAKES: dict[str, tuple[str, int]] = {
+    "selcom": ("tests.fakes.selcom", settings.FAKE_PORT_BASE + 2),
+    "wema": ("tests.fakes.wema", settings.FAKE_PORT_BASE + 3),
+}

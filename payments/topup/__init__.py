@@ -1,0 +1,1 @@
+"""Airtime and data top-up, paid with the wallet through Selcom."""

@@ -1,0 +1,1 @@
+"""Treasury: static virtual bank accounts (Wema) and the deposits that arrive in them."""
