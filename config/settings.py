@@ -118,7 +118,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
@@ -257,3 +257,15 @@ REALTIME_HOLD_LIVE_MS = env.int("REALTIME_HOLD_LIVE_MS", default=1000)
 # Topics a client may subscribe to itself (public data); others are joined by the server only.
 REALTIME_PUBLIC_TOPIC_KINDS = env.list("REALTIME_PUBLIC_TOPIC_KINDS", default=["round", "selection"])
 REALTIME_MAX_TOPICS = env.int("REALTIME_MAX_TOPICS", default=100)
+# The channel layer's backend. channels-redis' core layer hands a process its messages one at a
+# time, four Redis round trips apiece: in bench/realtime.py 1,000 clients on one server process
+# waited 10-16 s for 1,000 events. The pub/sub layer streams them to each process. It keeps
+# nothing for a process that is not listening; the outbox and resume cover that.
+CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="pubsub")  # pubsub | core
+if CHANNEL_LAYER_BACKEND == "pubsub":
+    CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"
+# redis-py 8 reads with a 5 s socket timeout by default; the core layer blocks 5 s in BZPOPMIN
+# while a process's consumers are idle, so the read times out and they all die after 5 quiet
+# seconds. Reads must outlast the blocking pop.
+REALTIME_CHANNEL_SOCKET_TIMEOUT_S = env.float("REALTIME_CHANNEL_SOCKET_TIMEOUT_S", default=15.0)
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0].setdefault("socket_timeout", REALTIME_CHANNEL_SOCKET_TIMEOUT_S)

@@ -18,8 +18,7 @@ Two ways in:
   on-commit path missed (crashed process, Redis down for a moment, commits from a process that
   exited right after).
 
-Per user, events go out in `seq` order (one group's sends are sequential; groups run in parallel
-up to REALTIME_RELAY_CONCURRENCY, which keeps the redis-py pool under REDIS_MAX_CONNECTIONS).
+Per user, events go out in `seq` order: see realtime.fanout for how a batch reaches the layer.
 """
 
 from __future__ import annotations
@@ -37,14 +36,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from channels.layers import DEFAULT_CHANNEL_LAYER, BaseChannelLayer, channel_layers
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
 from django.db import connection
 from django.db.models.functions import Now
 from django.utils import timezone
-from redis.exceptions import RedisError
 
-from core.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_DELAY, OUTBOX_PUBLISHED, OUTBOX_SEND_FAILURES
+from core.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISH_DELAY, OUTBOX_PUBLISHED
+from realtime.fanout import Fanout, fanout_for
 from realtime.models import OutboxEvent
 from realtime.protocol import LAYER_EVENT, envelope, topic_group, user_group
 
@@ -130,43 +129,13 @@ def outbox_release(*, claim_id: uuid.UUID, seqs: Iterable[int]) -> int:
     )
 
 
-async def events_send(
-    layer: BaseChannelLayer, events: list[ClaimedEvent], *, concurrency: int, timeout_s: float
-) -> set[int]:
-    """Send each event to its user's group and its topic's group; return the seqs that reached
-    every group. One group's events go in seq order; groups go in parallel."""
-    by_group: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    pending: dict[int, int] = {}
-    for event in events:
-        groups = event.groups()
-        pending[event.seq] = len(groups)
-        message = {"type": LAYER_EVENT, "event": event.envelope()}
-        for group in groups:
-            by_group.setdefault(group, []).append((event.seq, message))
-    gate = asyncio.Semaphore(concurrency)
-
-    async def send_group(group: str, items: list[tuple[int, dict[str, Any]]]) -> None:
-        for seq, message in items:
-            try:
-                async with gate:
-                    await layer.group_send(group, message)
-            except (RedisError, OSError) as exc:
-                # Later events of this group wait for the next cycle, so the group keeps its order.
-                OUTBOX_SEND_FAILURES.inc()
-                log.warning("outbox_send_failed", group=group, seq=seq, error=str(exc))
-                return
-            pending[seq] -= 1
-
-    tasks = [asyncio.ensure_future(send_group(group, items)) for group, items in by_group.items()]
-    if tasks:
-        done, not_done = await asyncio.wait(tasks, timeout=timeout_s)
-        for task in not_done:
-            task.cancel()
-        if not_done:
-            OUTBOX_SEND_FAILURES.inc(len(not_done))
-            log.warning("outbox_send_timeout", groups=len(not_done), timeout_s=timeout_s)
-            await asyncio.gather(*not_done, return_exceptions=True)
-    return {seq for seq, left in pending.items() if left == 0}
+def outgoing(events: list[ClaimedEvent]) -> list[tuple[int, str, dict[str, Any]]]:
+    """Each event to each of its groups, in seq order."""
+    return [
+        (event.seq, group, {"type": LAYER_EVENT, "event": event.envelope()})
+        for event in events
+        for group in event.groups()
+    ]
 
 
 @dataclass(frozen=True)
@@ -176,16 +145,16 @@ class CycleResult:
     failed: int
 
 
-def outbox_relay_cycle(*, layer: BaseChannelLayer, run: Runner, path: str) -> CycleResult:
+def outbox_relay_cycle(*, fanout: Fanout, run: Runner, path: str) -> CycleResult:
     """One claim, publish, mark. `run` drives the coroutine on the caller's event loop."""
     limit = settings.REALTIME_RELAY_BATCH
     lease_s = settings.REALTIME_RELAY_LEASE_S
     claim_id, events = outbox_claim(limit=limit, lease_s=lease_s)
     if not events:
         return CycleResult(0, 0, 0)
-    sent: set[int] = run(
-        events_send(layer, events, concurrency=settings.REALTIME_RELAY_CONCURRENCY, timeout_s=lease_s / 2)
-    )
+    delivered: dict[int, int] = run(fanout.send(outgoing(events), timeout_s=lease_s / 2))
+    # Sent means: reached every group it has (an event with no audience is settled at once).
+    sent = {e.seq for e in events if delivered.get(e.seq, 0) == len(e.groups())}
     marked = outbox_mark_published(claim_id=claim_id, seqs=sent)
     failed = [e.seq for e in events if e.seq not in sent]
     if failed:
@@ -201,11 +170,11 @@ def outbox_relay_cycle(*, layer: BaseChannelLayer, run: Runner, path: str) -> Cy
     return CycleResult(len(events), marked, len(failed))
 
 
-def outbox_publish_pending(*, layer: BaseChannelLayer, run: Runner, path: str) -> int:
+def outbox_publish_pending(*, fanout: Fanout, run: Runner, path: str) -> int:
     """Cycle until nothing is left to claim (or a cycle fails); returns rows marked published."""
     total = 0
     while True:
-        result = outbox_relay_cycle(layer=layer, run=run, path=path)
+        result = outbox_relay_cycle(fanout=fanout, run=run, path=path)
         total += result.published
         if result.failed or result.claimed < settings.REALTIME_RELAY_BATCH:
             return total
@@ -213,11 +182,12 @@ def outbox_publish_pending(*, layer: BaseChannelLayer, run: Runner, path: str) -
 
 def outbox_sweep() -> int:
     """Publish every row the on-commit path missed; beat runs this every few seconds."""
-    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    fanout = _fanout()
     loop = asyncio.new_event_loop()
     try:
-        published = outbox_publish_pending(layer=layer, run=loop.run_until_complete, path="sweep")
+        published = outbox_publish_pending(fanout=fanout, run=loop.run_until_complete, path="sweep")
     finally:
+        loop.run_until_complete(fanout.close())
         loop.close()  # channels-redis closes this loop's pools with it
     OUTBOX_BACKLOG.set(OutboxEvent.objects.filter(published_at__isnull=True).count())
     if published:
@@ -274,7 +244,7 @@ class _Relay:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        fanout = _fanout()
         try:
             while not self._stopping:
                 if not self._wake.wait(self.IDLE_S):
@@ -283,7 +253,7 @@ class _Relay:
                 self._wake.clear()
                 try:
                     if not self._stopping:
-                        outbox_publish_pending(layer=layer, run=loop.run_until_complete, path="commit")
+                        outbox_publish_pending(fanout=fanout, run=loop.run_until_complete, path="commit")
                 except Exception:
                     # The thread must outlive any one failure (database restart, Redis down); the
                     # rows stay claimable and the sweeper or the next wake-up publishes them.
@@ -294,7 +264,13 @@ class _Relay:
                     connection.close()
                     self._idle.set()
         finally:
+            loop.run_until_complete(fanout.close())
             loop.close()
+
+
+def _fanout() -> Fanout:
+    """A layer instance of the relay's own (its pools are not shared with consumers)."""
+    return fanout_for(channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), DEFAULT_CHANNEL_LAYER)
 
 
 _relay = _Relay()

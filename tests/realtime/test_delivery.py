@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -211,5 +212,17 @@ def test_topic_broadcasts_reach_subscribers_only(make_user: Any) -> None:
             assert (await fan_ws.receive())["topics"] == []
             await sync_to_async(round_update)()
             assert await fan_ws.nothing()
+
+    async_to_sync(scenario)()
+
+
+def test_a_connection_idle_longer_than_the_blocking_pop_still_hears_events(user: Any) -> None:
+    """channels-redis blocks 5 s in BZPOPMIN; redis-py 8 reads with a 5 s timeout unless told."""
+
+    async def scenario() -> None:
+        async with connected(user) as client:
+            await asyncio.sleep(5.5)
+            await sync_to_async(settle)(user, 1)
+            assert (await client.receive())["data"]["slip"] == 1
 
     async_to_sync(scenario)()
