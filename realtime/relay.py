@@ -244,7 +244,7 @@ class _Relay:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        fanout = _fanout()
+        fanout, config = _fanout(), _layer_config()
         try:
             while not self._stopping:
                 if not self._wake.wait(self.IDLE_S):
@@ -252,6 +252,9 @@ class _Relay:
                 self._idle.clear()
                 self._wake.clear()
                 try:
+                    if _layer_config() != config:  # the channel layer was reconfigured (tests)
+                        loop.run_until_complete(fanout.close())
+                        fanout, config = _fanout(), _layer_config()
                     if not self._stopping:
                         outbox_publish_pending(fanout=fanout, run=loop.run_until_complete, path="commit")
                 except Exception:
@@ -266,6 +269,10 @@ class _Relay:
         finally:
             loop.run_until_complete(fanout.close())
             loop.close()
+
+
+def _layer_config() -> str:
+    return repr(settings.CHANNEL_LAYERS.get(DEFAULT_CHANNEL_LAYER))
 
 
 def _fanout() -> Fanout:

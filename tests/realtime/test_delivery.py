@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from typing import Any
 
@@ -216,13 +217,22 @@ def test_topic_broadcasts_reach_subscribers_only(make_user: Any) -> None:
     async_to_sync(scenario)()
 
 
-def test_a_connection_idle_longer_than_the_blocking_pop_still_hears_events(user: Any) -> None:
-    """channels-redis blocks 5 s in BZPOPMIN; redis-py 8 reads with a 5 s timeout unless told."""
+def test_the_core_channel_layer_delivers_too(settings: Any, make_user: Any) -> None:
+    """CHANNEL_LAYER_BACKEND=core: the relay falls back to group_send per event. The core layer
+    blocks 5 s in BZPOPMIN while idle, and redis-py 8 reads with a 5 s timeout unless told
+    otherwise: connections must survive a quiet spell longer than that."""
+    core = copy.deepcopy(settings.CHANNEL_LAYERS)
+    core["default"]["BACKEND"] = "channels_redis.core.RedisChannelLayer"
+    settings.CHANNEL_LAYERS = core  # channels drops its cached layers on setting_changed
+    alice, bob = make_user(), make_user()
 
     async def scenario() -> None:
-        async with connected(user) as client:
+        async with connected(alice) as alice_ws, connected(bob) as bob_ws:
             await asyncio.sleep(5.5)
-            await sync_to_async(settle)(user, 1)
-            assert (await client.receive())["data"]["slip"] == 1
+            await sync_to_async(settle)(alice, 1)
+            await sync_to_async(settle)(bob, 2)
+            assert (await alice_ws.receive())["data"]["slip"] == 1
+            assert (await bob_ws.receive())["data"]["slip"] == 2
+            assert await alice_ws.nothing(0.3)
 
     async_to_sync(scenario)()
