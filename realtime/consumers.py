@@ -21,7 +21,7 @@ from django.conf import settings
 from core.metrics import WEBSOCKET_CONNECTIONS
 from realtime.protocol import SUBPROTOCOL, error_frame, topic_group, topic_kind, user_group
 from realtime.selectors import events_missed
-from realtime.subscriptions import topics_for_user
+from realtime.subscriptions import has_topic_providers, topics_for_user
 
 log = structlog.get_logger(__name__)
 
@@ -64,17 +64,24 @@ class BetsConsumer(AsyncWebsocketConsumer):
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.held: list[dict[str, Any]] | None = []
         self.order = asyncio.Lock()
+        self.hold_timer: asyncio.Future[None] | None = None
+        self.counted = False
         await self.channel_layer.group_add(user_group(user_id), self.channel_name)
-        await self._join(await database_sync_to_async(topics_for_user)(user_id))
+        if has_topic_providers():
+            await self._join(await database_sync_to_async(topics_for_user)(user_id))
         await self.accept(subprotocol)
         WEBSOCKET_CONNECTIONS.inc()
+        self.counted = True
         self.hold_timer = asyncio.ensure_future(self._hold_expires())
 
     async def disconnect(self, code: int) -> None:
         if self.user_id is None:
             return
-        self.hold_timer.cancel()
-        WEBSOCKET_CONNECTIONS.dec()
+        if self.hold_timer is not None:
+            self.hold_timer.cancel()
+        if self.counted:
+            WEBSOCKET_CONNECTIONS.dec()
+            self.counted = False
         await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
         for topic in list(self.topics):
             await self.channel_layer.group_discard(topic_group(topic), self.channel_name)

@@ -248,6 +248,9 @@ class _Relay:
         try:
             while not self._stopping:
                 if not self._wake.wait(self.IDLE_S):
+                    # Idle: hold no database session (a test database must be droppable, and
+                    # a quiet process should not pin a connection).
+                    connection.close()
                     continue
                 self._idle.clear()
                 self._wake.clear()
@@ -261,12 +264,12 @@ class _Relay:
                     # The thread must outlive any one failure (database restart, Redis down); the
                     # rows stay claimable and the sweeper or the next wake-up publishes them.
                     log.exception("outbox_relay_cycle_failed")
+                    connection.close()
                     time.sleep(self.BACKOFF_S)
                 finally:
-                    # No connection kept between cycles: idle relays hold no database session.
-                    connection.close()
                     self._idle.set()
         finally:
+            connection.close()
             loop.run_until_complete(fanout.close())
             loop.close()
 

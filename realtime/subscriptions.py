@@ -28,6 +28,15 @@ def topic_provider(provider: TopicProvider) -> TopicProvider:
     return provider
 
 
+def topic_provider_remove(provider: TopicProvider) -> None:
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+def has_topic_providers() -> bool:
+    return bool(_providers)
+
+
 def topics_for_user(user_id: int) -> list[str]:
     topics: set[str] = set()
     for provider in _providers:

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.db import connection, transaction
 
 from ledger.reconcile import reconcile
 from realtime.models import OutboxEvent
 from realtime.outbox import event_emit, new_event_id
 from realtime.relay import outbox_sweep, relay_drain
+from realtime.subscriptions import topic_provider, topic_provider_remove, user_topics_join
 from tests.realtime.helpers import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -236,3 +238,44 @@ def test_the_core_channel_layer_delivers_too(settings: Any, make_user: Any) -> N
             assert await alice_ws.nothing(0.3)
 
     async_to_sync(scenario)()
+
+
+async def subscribed(redis_db: Any, group: str) -> None:
+    """Until the consumer's process has subscribed to the group's pub/sub channel."""
+    channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+    for _ in range(100):
+        if dict(redis_db.pubsub_numsub(channel)).get(channel.encode()):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"nobody subscribed to {channel}")
+
+
+def test_server_side_topics_from_providers_and_pushes(make_user: Any, redis_db: Any) -> None:
+    """The sportsbook's hooks: a provider at connect (selections on open slips), and a push to
+    join a topic later (a bet just placed)."""
+    punter = make_user()
+
+    def open_slip_selections(user_id: int) -> list[str]:
+        return ["selection:11"] if user_id == punter.pk else []
+
+    def odds_move(selection: int) -> None:
+        with transaction.atomic():
+            event_emit(type="odds.updated", topic=f"selection:{selection}", data={"selection": selection})
+
+    topic_provider(open_slip_selections)
+    try:
+
+        async def scenario() -> None:
+            async with connected(punter) as client:
+                await sync_to_async(odds_move)(11)
+                assert (await client.receive())["data"] == {"selection": 11}
+                await sync_to_async(user_topics_join)(user_id=punter.pk, topics=["selection:12"])
+                await subscribed(redis_db, "topic.selection.12")
+                await sync_to_async(odds_move)(13)
+                await sync_to_async(odds_move)(12)
+                assert (await client.receive())["data"] == {"selection": 12}
+                assert await client.nothing()
+
+        async_to_sync(scenario)()
+    finally:
+        topic_provider_remove(open_slip_selections)
