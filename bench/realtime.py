@@ -218,6 +218,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8690)
     parser.add_argument("--redis-max-connections", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a run may take")
+    parser.add_argument("--ws", default="auto", help="uvicorn's WebSocket implementation")
     args = parser.parse_args()
 
     fds = raise_fd_limit(args.clients * 3 + 512)
@@ -245,7 +246,7 @@ def main() -> int:
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(args.port)]
         + ["--lifespan", "off", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
-        + ["--timeout-graceful-shutdown", "5"],
+        + ["--timeout-graceful-shutdown", "5", "--ws", args.ws],
         cwd=ROOT,
         env=os.environ.copy(),
     )
