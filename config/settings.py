@@ -130,7 +130,7 @@ CACHES = {
     }
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
@@ -325,3 +325,37 @@ PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
 # Fernet keys for BVNs at rest, comma-separated: the first encrypts, every one decrypts (rotation).
 # Unset: one key derived from SECRET_KEY (HKDF), so changing SECRET_KEY then needs this set.
 BVN_ENCRYPTION_KEY = env.list("BVN_ENCRYPTION_KEY", default=[])
+
+# --- Realtime: outbox relay, /ws/bets/, live tickets ------------------------------------------
+# Tickets for /ws/bets/: single use, kept in Redis this long (a URL may carry one, never a token).
+REALTIME_TICKET_TTL_S = env.int("REALTIME_TICKET_TTL_S", default=30)
+REALTIME_KEY_PREFIX = env.str("REALTIME_KEY_PREFIX", default=env.str("CHANNEL_LAYER_PREFIX", default="tote"))
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["realtime_ticket"] = env.str("REALTIME_TICKET_THROTTLE_RATE", default="60/min")
+# Relay: woken in-process on commit; swept by beat for what a crashed process left behind.
+REALTIME_RELAY_ON_COMMIT = env.bool("REALTIME_RELAY_ON_COMMIT", default=True)
+REALTIME_RELAY_BATCH = env.int("REALTIME_RELAY_BATCH", default=1000)
+# Concurrent group_sends per relay; stays well under REDIS_MAX_CONNECTIONS (redis-py 8 raises past it).
+REALTIME_RELAY_CONCURRENCY = env.int("REALTIME_RELAY_CONCURRENCY", default=64)
+REALTIME_RELAY_LEASE_S = env.int("REALTIME_RELAY_LEASE_S", default=30)
+REALTIME_SWEEP_INTERVAL_S = env.int("REALTIME_SWEEP_INTERVAL_S", default=5)
+# Resume: a reconnecting client gets at most this many of its events, from at most this far back.
+REALTIME_RESUME_WINDOW_S = env.int("REALTIME_RESUME_WINDOW_S", default=3600)
+REALTIME_RESUME_MAX_EVENTS = env.int("REALTIME_RESUME_MAX_EVENTS", default=500)
+# Live events wait this long for a fresh connection's first message (its resume), so missed
+# events arrive before live ones.
+REALTIME_HOLD_LIVE_MS = env.int("REALTIME_HOLD_LIVE_MS", default=1000)
+# Topics a client may subscribe to itself (public data); others are joined by the server only.
+REALTIME_PUBLIC_TOPIC_KINDS = env.list("REALTIME_PUBLIC_TOPIC_KINDS", default=["round", "selection"])
+REALTIME_MAX_TOPICS = env.int("REALTIME_MAX_TOPICS", default=100)
+# The channel layer's backend. channels-redis' core layer hands a process its messages one at a
+# time, four Redis round trips apiece: in bench/realtime.py 1,000 clients on one server process
+# waited 10-16 s for 1,000 events. The pub/sub layer streams them to each process. It keeps
+# nothing for a process that is not listening; the outbox and resume cover that.
+CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="pubsub")  # pubsub | core
+if CHANNEL_LAYER_BACKEND == "pubsub":
+    CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"
+# redis-py 8 reads with a 5 s socket timeout by default; the core layer blocks 5 s in BZPOPMIN
+# while a process's consumers are idle, so the read times out and they all die after 5 quiet
+# seconds. Reads must outlast the blocking pop.
+REALTIME_CHANNEL_SOCKET_TIMEOUT_S = env.float("REALTIME_CHANNEL_SOCKET_TIMEOUT_S", default=15.0)
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0].setdefault("socket_timeout", REALTIME_CHANNEL_SOCKET_TIMEOUT_S)

@@ -21,4 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("metrics", metrics_view, name="metrics"),
+    path("tickets/", include("realtime.page_urls")),
 ]

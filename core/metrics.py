@@ -37,6 +37,17 @@ WEBSOCKET_CONNECTIONS = Gauge("tote_websocket_connections", "Open WebSocket conn
 TVL = Gauge("tote_tvl_minor_units", "Value locked per currency (minor units)", ["currency"], multiprocess_mode="max")
 
 
+# Realtime: the outbox relay.
+OUTBOX_PUBLISHED = Counter("tote_outbox_published_total", "Outbox events marked published", ["path"])
+OUTBOX_PUBLISH_DELAY = Histogram(
+    "tote_outbox_publish_delay_seconds",
+    "From an outbox event's creation to its publication on the channel layer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+OUTBOX_SEND_FAILURES = Counter("tote_outbox_send_failures_total", "Channel-layer sends of outbox events that failed")
+OUTBOX_BACKLOG = Gauge("tote_outbox_backlog", "Unpublished outbox events after the last sweep", multiprocess_mode="max")
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -11,6 +11,11 @@ class OutboxEvent(models.Model):
 
     The relay publishes unpublished rows after commit and marks them; `seq` (the primary key)
     lets a reconnecting client ask for what it missed, and `event_id` lets it drop duplicates.
+
+    A relay claims rows (`SELECT ... FOR UPDATE SKIP LOCKED`, then a lease) in a short transaction,
+    publishes outside any transaction, and marks them published by compare-and-set on its claim.
+    `claimed_at` (the first claim, database clock) and `published_at` are what resume reasons
+    with: see `realtime.selectors.events_missed`.
     """
 
     seq = models.BigAutoField(primary_key=True)
@@ -29,6 +34,11 @@ class OutboxEvent(models.Model):
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a relay first claimed the row.")
+    claim_id = models.UUIDField(null=True, blank=True, help_text="The relay batch that holds (or last held) it.")
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="Another relay may take the row over after this (a crashed relay)."
+    )
 
     class Meta:
         ordering = ["seq"]

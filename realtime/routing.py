@@ -1,7 +1,12 @@
-"""WebSocket routes; the bet-ticket consumer arrives with the live-tickets capability."""
+"""WebSocket routes (config/asgi.py wraps them in AllowedHostsOriginValidator)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from realtime.consumers import BetsConsumer
+from realtime.wsauth import websocket_auth
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/bets/", websocket_auth(BetsConsumer.as_asgi()), name="ws-bets"),  # type: ignore[arg-type]
+]

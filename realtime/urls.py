@@ -1,5 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from realtime import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("realtime/ticket", api.TicketView.as_view(), name="realtime-ticket"),
+]
