@@ -44,3 +44,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     else:
         registry = DEFAULT_REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+# --- Sportsbook ---
+FEED_EVENTS = Counter("tote_feed_events_total", "Feed events synced, by outcome", ["outcome"])
+BETS_REFUSED = Counter("tote_bets_refused_total", "Bet placements refused, by error code", ["code"])
+LIVE_BETS = Counter("tote_live_bets_total", "Live bets after their delay", ["outcome"])
