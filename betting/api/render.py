@@ -1,0 +1,187 @@
+"""Output serializers shared by the sportsbook's views, and `?odds_format=`.
+
+Odds are shown in the format asked for (`odds`) and always as decimal too (`odds_decimal`):
+a client places bets with decimal odds, so a displayed American or fractional price never has
+to be converted back.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from betting.models import BetLeg, BetSlip, Event, Market, Selection
+from betting.odds import FORMATS, format_odds
+from betting.pricing import total_odds
+from core.errors import ValidationFailed
+from ledger.currencies import money
+
+
+def odds_format_from(request: Request) -> str:
+    fmt = request.query_params.get("odds_format", "decimal")
+    if fmt not in FORMATS:
+        raise ValidationFailed(
+            f"odds_format is one of {', '.join(FORMATS)}.", code="invalid_odds_format", details={"formats": FORMATS}
+        )
+    return fmt
+
+
+class OddsField(serializers.Field[Decimal, Decimal, str, Any]):
+    """Decimal odds shown in the context's `odds_format`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal) -> str:
+        return format_odds(value, self.context.get("odds_format", "decimal"))
+
+
+class DecimalOddsField(serializers.Field[Decimal, Decimal, str, Any]):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal) -> str:
+        return str(value)
+
+
+class SelectionOut(serializers.ModelSerializer[Selection]):
+    odds = OddsField()
+    odds_decimal = DecimalOddsField(source="odds")
+    line = serializers.DecimalField(max_digits=7, decimal_places=2, read_only=True, allow_null=True)
+
+    class Meta:
+        model = Selection
+        fields = ["id", "outcome", "name", "line", "odds", "odds_decimal", "status", "result", "placing"]
+
+
+class MarketOut(serializers.ModelSerializer[Market]):
+    selections = SelectionOut(many=True, read_only=True)
+
+    class Meta:
+        model = Market
+        fields = ["id", "kind", "name", "line", "paying_places", "status", "in_play", "selections"]
+
+
+class CompetitorOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    short_name = serializers.CharField()
+
+
+class EventOut(serializers.ModelSerializer[Event]):
+    sport = serializers.CharField(source="sport.key")
+    league = serializers.CharField(source="league.key", allow_null=True, default=None)
+    home = CompetitorOut(allow_null=True)
+    away = CompetitorOut(allow_null=True)
+    markets = MarketOut(many=True, read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "name",
+            "sport",
+            "league",
+            "home",
+            "away",
+            "status",
+            "scheduled_start",
+            "actual_start",
+            "home_score",
+            "away_score",
+            "result_version",
+            "markets",
+        ]
+
+
+class LegOut(serializers.ModelSerializer[BetLeg]):
+    event = serializers.IntegerField(source="event_id")
+    event_name = serializers.CharField(source="selection.market.event.name")
+    market = serializers.IntegerField(source="selection.market_id")
+    market_kind = serializers.CharField(source="selection.market.kind")
+    market_name = serializers.CharField(source="selection.market.name")
+    selection = serializers.IntegerField(source="selection_id")
+    outcome = serializers.CharField(source="selection.outcome")
+    name = serializers.CharField(source="selection.name")
+    line = serializers.DecimalField(
+        source="selection.line", max_digits=7, decimal_places=2, read_only=True, allow_null=True
+    )
+    odds = OddsField(source="odds_placed")
+    odds_decimal = DecimalOddsField(source="odds_placed")
+    result = serializers.CharField(source="selection.result", allow_null=True)
+
+    class Meta:
+        model = BetLeg
+        fields = [
+            "selection",
+            "event",
+            "event_name",
+            "market",
+            "market_kind",
+            "market_name",
+            "outcome",
+            "name",
+            "line",
+            "odds",
+            "odds_decimal",
+            "live",
+            "result",
+        ]
+
+
+class SlipOut(serializers.ModelSerializer[BetSlip]):
+    system = serializers.CharField(source="system_label", allow_null=True)
+    stake = serializers.SerializerMethodField()
+    potential_payout = serializers.SerializerMethodField()
+    payout = serializers.SerializerMethodField()
+    total_odds = serializers.SerializerMethodField()
+    legs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BetSlip
+        fields = [
+            "id",
+            "type",
+            "system",
+            "status",
+            "stake",
+            "potential_payout",
+            "payout",
+            "total_odds",
+            "accept_odds",
+            "live",
+            "placed_at",
+            "accepted_at",
+            "accept_after",
+            "settled_at",
+            "reject_reason",
+            "legs",
+        ]
+
+    @staticmethod
+    def _legs(obj: BetSlip) -> list[BetLeg]:
+        rows: list[BetLeg] | None = getattr(obj, "leg_rows", None)
+        return rows if rows is not None else list(obj.legs.all())
+
+    def get_stake(self, obj: BetSlip) -> dict[str, object]:
+        return money(obj.stake, obj.currency)
+
+    def get_potential_payout(self, obj: BetSlip) -> dict[str, object]:
+        return money(obj.potential_payout, obj.currency)
+
+    def get_payout(self, obj: BetSlip) -> dict[str, object] | None:
+        return money(obj.payout, obj.currency) if obj.payout is not None else None
+
+    def get_total_odds(self, obj: BetSlip) -> str | None:
+        if obj.type == BetSlip.Type.SYSTEM:
+            return None  # a system is many parlays: no single price
+        odds = total_odds([leg.odds_placed for leg in self._legs(obj)])
+        return format_odds(odds, self.context.get("odds_format", "decimal"))
+
+    def get_legs(self, obj: BetSlip) -> list[dict[str, Any]]:
+        return list(LegOut(self._legs(obj), many=True, context=self.context).data)
