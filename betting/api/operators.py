@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -12,25 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from betting.api.render import EventOut, MarketOut
+from betting.api.render import EventOut, MarketOut, OddsInput
 from betting.models import Event, Market, Selection
-from betting.odds import OddsFormatError, parse_decimal
 from betting.selectors import event_get
 from betting.services import EventSpec, MarketSpec, SelectionSpec, event_create, event_result_record, market_update
 from betting.services.operators import MARKET_ACTIONS
 
 
-class OddsInput(serializers.CharField):
-    def to_internal_value(self, data: Any) -> Decimal:  # type: ignore[override]
-        try:
-            return parse_decimal(super().to_internal_value(data))
-        except OddsFormatError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-
 class SelectionInput(serializers.Serializer[Any]):
     outcome = serializers.ChoiceField(choices=Selection.Outcome.choices)
-    odds = OddsInput(max_length=16)
+    odds = OddsInput()
     name = serializers.CharField(required=False, default="", max_length=128)
 
 
@@ -45,7 +35,7 @@ class MarketInput(serializers.Serializer[Any]):
 
 class PriceInput(serializers.Serializer[Any]):
     selection = serializers.IntegerField(min_value=1)
-    odds = OddsInput(max_length=16)
+    odds = OddsInput()
 
 
 class PlacingInput(serializers.Serializer[Any]):

@@ -12,9 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from betting.api.render import EventOut, SlipOut, odds_format_from
+from betting.api.render import EventOut, OddsInput, SlipOut, odds_format_from
 from betting.models import BetSlip, Event
-from betting.odds import OddsFormatError, parse_decimal
 from betting.selectors import event_get, events_list, slip_get, slips_for_user
 from betting.services import LegRequest, bet_place
 from core.auth import request_user_id
@@ -71,15 +70,7 @@ class EventDetailView(APIView):
 
 class LegInput(serializers.Serializer[Any]):
     selection = serializers.IntegerField(min_value=1)
-    odds = serializers.CharField(required=False, allow_null=True, max_length=16)
-
-    def validate_odds(self, value: str | None) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse_decimal(value)
-        except OddsFormatError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+    odds = OddsInput(required=False, allow_null=True)
 
 
 class StrictIntegerField(serializers.IntegerField):

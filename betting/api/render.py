@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from betting.models import BetLeg, BetSlip, Event, Market, Selection
-from betting.odds import FORMATS, format_odds
+from betting.odds import FORMATS, OddsFormatError, format_odds, parse_decimal
 from betting.pricing import total_odds
 from core.errors import ValidationFailed
 from ledger.currencies import money
@@ -44,6 +44,19 @@ class DecimalOddsField(serializers.Field[Decimal, Decimal, str, Any]):
     def __init__(self, **kwargs: Any) -> None:
         kwargs["read_only"] = True
         super().__init__(**kwargs)
+
+    def to_representation(self, value: Decimal) -> str:
+        return str(value)
+
+
+class OddsInput(serializers.Field[Decimal, Decimal, str, Any]):
+    """Decimal odds a client or operator sends: a string (or number) with at most 4 places."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            return parse_decimal(data if isinstance(data, str) else str(data))
+        except OddsFormatError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def to_representation(self, value: Decimal) -> str:
         return str(value)
