@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from betting.models import BetLeg, BetSlip, Event, Market, Selection
@@ -54,6 +55,54 @@ def event_get(*, event_id: int) -> Event:
     if event is None:
         raise NotFound("No such event.", details={"event": event_id})
     return event
+
+
+def selections_with_market_and_event(ids: list[int]) -> dict[int, Selection]:
+    """Selections by id with their market and event attached, for placement's checks.
+
+    The same rows as `select_related("market__event")`, read with one hand-written query: this
+    runs on every bet, where building the ORM query cost more than the query itself.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.id, s.outcome, s.name, s.odds, s.status,
+                   m.id, m.kind, m.name, m.line, m.status, m.in_play, m.paying_places,
+                   e.id, e.name, e.status, e.scheduled_start, e.actual_start
+            FROM betting_selection s
+            JOIN betting_market m ON m.id = s.market_id
+            JOIN betting_event e ON e.id = m.event_id
+            WHERE s.id = ANY(%s)
+            """,
+            [ids],
+        )
+        rows = cursor.fetchall()
+    found: dict[int, Selection] = {}
+    for (
+        sid,
+        outcome,
+        sname,
+        odds,
+        sstatus,
+        mid,
+        kind,
+        mname,
+        line,
+        mstatus,
+        in_play,
+        places,
+        eid,
+        ename,
+        estatus,
+        start,
+        actual,
+    ) in rows:
+        event = Event(id=eid, name=ename, status=estatus, scheduled_start=start, actual_start=actual)
+        market = Market(
+            id=mid, event=event, kind=kind, name=mname, line=line, status=mstatus, in_play=in_play, paying_places=places
+        )
+        found[sid] = Selection(id=sid, market=market, outcome=outcome, name=sname, odds=odds, status=sstatus)
+    return found
 
 
 def _slips_with_legs(slips: QuerySet[BetSlip]) -> QuerySet[BetSlip]:

@@ -112,13 +112,15 @@ class EventOut(serializers.ModelSerializer[Event]):
         ]
 
 
-class LegOut(serializers.ModelSerializer[BetLeg]):
+class LegOut(serializers.Serializer[Any]):
+    # Plain serializers, not ModelSerializers: these render every placement, and field
+    # introspection per instance would cost more than the rest of the response.
+    selection = serializers.IntegerField(source="selection_id")
     event = serializers.IntegerField(source="event_id")
     event_name = serializers.CharField(source="selection.market.event.name")
     market = serializers.IntegerField(source="selection.market_id")
     market_kind = serializers.CharField(source="selection.market.kind")
     market_name = serializers.CharField(source="selection.market.name")
-    selection = serializers.IntegerField(source="selection_id")
     outcome = serializers.CharField(source="selection.outcome")
     name = serializers.CharField(source="selection.name")
     line = serializers.DecimalField(
@@ -126,55 +128,27 @@ class LegOut(serializers.ModelSerializer[BetLeg]):
     )
     odds = OddsField(source="odds_placed")
     odds_decimal = DecimalOddsField(source="odds_placed")
+    live = serializers.BooleanField()
     result = serializers.CharField(source="selection.result", allow_null=True)
 
-    class Meta:
-        model = BetLeg
-        fields = [
-            "selection",
-            "event",
-            "event_name",
-            "market",
-            "market_kind",
-            "market_name",
-            "outcome",
-            "name",
-            "line",
-            "odds",
-            "odds_decimal",
-            "live",
-            "result",
-        ]
 
-
-class SlipOut(serializers.ModelSerializer[BetSlip]):
+class SlipOut(serializers.Serializer[BetSlip]):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
     system = serializers.CharField(source="system_label", allow_null=True)
+    status = serializers.CharField()
     stake = serializers.SerializerMethodField()
     potential_payout = serializers.SerializerMethodField()
     payout = serializers.SerializerMethodField()
     total_odds = serializers.SerializerMethodField()
+    accept_odds = serializers.CharField()
+    live = serializers.BooleanField()
+    placed_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    accept_after = serializers.DateTimeField(allow_null=True)
+    settled_at = serializers.DateTimeField(allow_null=True)
+    reject_reason = serializers.CharField()
     legs = serializers.SerializerMethodField()
-
-    class Meta:
-        model = BetSlip
-        fields = [
-            "id",
-            "type",
-            "system",
-            "status",
-            "stake",
-            "potential_payout",
-            "payout",
-            "total_odds",
-            "accept_odds",
-            "live",
-            "placed_at",
-            "accepted_at",
-            "accept_after",
-            "settled_at",
-            "reject_reason",
-            "legs",
-        ]
 
     @staticmethod
     def _legs(obj: BetSlip) -> list[BetLeg]:

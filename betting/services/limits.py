@@ -12,29 +12,15 @@ Every helper runs inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from betting.models import DailyStake, PlayerLimits, SelectionLiability
+from betting.models import DailyStake, SelectionLiability
 from betting.services.rules import RuleRefused
 from ledger.currencies import money
-
-
-@dataclass(frozen=True)
-class PlayerState:
-    self_excluded_until: datetime | None
-    daily_stake_limits: dict[str, int]
-
-
-def player_state(user_id: int) -> PlayerState:
-    row = PlayerLimits.objects.filter(user_id=user_id).values_list("self_excluded_until", "daily_stake_limits").first()
-    if row is None:
-        return PlayerState(None, {})
-    return PlayerState(row[0], {str(k): int(v) for k, v in (row[1] or {}).items()})
 
 
 def stake_day(moment: datetime) -> date:

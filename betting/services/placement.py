@@ -9,6 +9,7 @@ re-validated once its delay has passed (`betting.services.live`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +17,13 @@ from decimal import Decimal
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from betting.models import BetLeg, BetSlip, Selection
+from betting.models import BetLeg, BetSlip
 from betting.pricing import MAX_LEGS, slip_payout, system_line_count, system_line_stake
-from betting.services.limits import daily_stake_reserve, liability_reserve, player_state, stake_day
+from betting.selectors import selections_with_market_and_event
+from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
 from betting.services.rules import (
     PricedLeg,
     daily_stake_limit,
@@ -107,14 +108,20 @@ def _bet_place(
         raise ValidationFailed(
             "A slip needs an idempotency key of 1 to 255 characters.", code="idempotency_key_invalid"
         )
-    existing = _replay(
-        user_id=user_id, idempotency_key=idempotency_key, slip_type=slip_type, stake=stake, currency=currency, legs=legs
-    )
-    if existing is not None:
-        return existing
+    context = _placement_context(user_id=user_id, idempotency_key=idempotency_key, currency=currency)
+    if context.existing_slip_id is not None:
+        replay = _replay(
+            user_id=user_id,
+            idempotency_key=idempotency_key,
+            slip_type=slip_type,
+            stake=stake,
+            currency=currency,
+            legs=legs,
+        )
+        if replay is not None:
+            return replay
 
-    player = player_state(user_id)
-    self_exclusion_check(player.self_excluded_until, now=now)
+    self_exclusion_check(context.self_excluded_until, now=now)
     priced = _legs_priced(legs, accept_odds=accept_odds, now=now)
     odds = [leg.odds for leg in priced]
     potential = slip_payout(slip_type=slip_type, stake=stake, factors=odds, system_k=system_k)
@@ -128,7 +135,7 @@ def _bet_place(
                 currency=currency,
                 day=stake_day(now),
                 stake=stake,
-                limit=daily_stake_limit(currency, player.daily_stake_limits),
+                limit=daily_stake_limit(currency, context.daily_stake_limits),
             )
             slip = BetSlip.objects.create(
                 user_id=user_id,
@@ -159,7 +166,7 @@ def _bet_place(
                     for leg in priced
                 ]
             )
-            tx_id = _stake_to_escrow(slip)
+            tx_id = _stake_to_escrow(slip, wallet_id=context.wallet_id, escrow_id=context.escrow_id)
             liability_reserve(
                 selection_ids=[leg.selection.pk for leg in priced],
                 currency=currency,
@@ -255,7 +262,7 @@ def _system_parse(system: str | None) -> tuple[int, int]:
 
 def _legs_priced(legs: Sequence[LegRequest], *, accept_odds: str, now: datetime) -> list[PricedLeg]:
     ids = [leg.selection_id for leg in legs]
-    found = {s.pk: s for s in Selection.objects.select_related("market__event").filter(pk__in=ids)}
+    found = selections_with_market_and_event(ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("No such selection.", code="selection_not_found", details={"selections": missing})
@@ -269,28 +276,55 @@ def _legs_priced(legs: Sequence[LegRequest], *, accept_odds: str, now: datetime)
     ]
 
 
-def _escrow_and_wallet(*, user_id: int, currency: str) -> tuple[int, int]:
-    """The user's wallet and the escrow account, in one query (created when missing)."""
-    rows = dict(
-        Account.objects.filter(
-            Q(user_id=user_id, kind=Account.Kind.WALLET, currency=currency)
-            | Q(user__isnull=True, kind=Account.Kind.BETS_ESCROW, currency=currency)
-        ).values_list("kind", "pk")
+@dataclass(frozen=True)
+class _Context:
+    existing_slip_id: int | None
+    self_excluded_until: datetime | None
+    daily_stake_limits: dict[str, int]
+    wallet_id: int
+    escrow_id: int
+
+
+def _placement_context(*, user_id: int, idempotency_key: str, currency: str) -> _Context:
+    """What placement needs to know before it starts, in one round trip: a slip this key already
+    placed, the player's own limits, and the two ledger accounts the stake moves between (made
+    when missing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+                (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
+                limits.self_excluded_until,
+                limits.daily_stake_limits,
+                (SELECT id FROM ledger_account
+                  WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
+                (SELECT id FROM ledger_account
+                  WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s)
+            FROM (SELECT 1) AS one
+            LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
+            """,
+            {"user": user_id, "key": idempotency_key, "currency": currency},
+        )
+        existing, excluded_until, own_limits, wallet, escrow = cursor.fetchone()
+    if isinstance(own_limits, str):  # Django's connection leaves jsonb as text for JSONField to parse
+        own_limits = json.loads(own_limits)
+    return _Context(
+        existing_slip_id=existing,
+        self_excluded_until=excluded_until,
+        daily_stake_limits={str(k): int(v) for k, v in (own_limits or {}).items()},
+        wallet_id=wallet or wallet_for(user_id=user_id, currency=currency).pk,
+        escrow_id=escrow or system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk,
     )
-    wallet = rows.get(Account.Kind.WALLET) or wallet_for(user_id=user_id, currency=currency).pk
-    escrow = rows.get(Account.Kind.BETS_ESCROW) or system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk
-    return wallet, escrow
 
 
-def _stake_to_escrow(slip: BetSlip) -> int:
+def _stake_to_escrow(slip: BetSlip, *, wallet_id: int, escrow_id: int) -> int:
     """Wallet -> bets_escrow; raises InsufficientFunds (rolling the slip back) when it is short."""
-    wallet, escrow = _escrow_and_wallet(user_id=slip.user_id, currency=slip.currency)
     result = entries_post(
         [
             Entry(
                 key=f"bet:place:{slip.pk}",
                 kind="bet.place",
-                lines=[Line(wallet, -slip.stake, slip.currency), Line(escrow, slip.stake, slip.currency)],
+                lines=[Line(wallet_id, -slip.stake, slip.currency), Line(escrow_id, slip.stake, slip.currency)],
                 reference=f"slip:{slip.pk}",
                 metadata={"slip": slip.pk, "user": slip.user_id},
             )
