@@ -1,13 +1,15 @@
 """Bet placement over HTTP beside pgbench TPC-B on the same PostgreSQL, in one run.
 
-    .venv/bin/python bench/placement.py [--clients 32] [--seconds 20] [--pool]
+    .venv/bin/python bench/placement.py [--clients 32] [--seconds 20] [--no-pool]
 
 What it does:
 1. Creates its own database `tote_bench_placement` (dropped and made again), migrates it, and
    makes one player per client with money, and events with open markets.
 2. Starts the web server exactly as the Procfile's `web:` line does (uvicorn, WEB_CONCURRENCY
-   workers), against that database, with make run's settings (`--pool` turns on Django's
-   psycopg pool, DATABASE_POOL=true, for comparison).
+   workers) against that database, with DATABASE_POOL=true (Django's psycopg pool). Under
+   uvicorn every request runs in a thread of its own, so make run's default (CONN_MAX_AGE=60,
+   no pool) keeps one PostgreSQL connection per request and runs out of connections at 32
+   clients ("too many clients already"); `--no-pool` reproduces that default.
 3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `tote_bench_pgbench`.
 4. Runs <clients> concurrent HTTP clients, each with its own keep-alive connection and JWT,
    placing singles (`POST /api/bets` with a fresh Idempotency-Key) on random selections for
@@ -55,7 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20, help="events; each offers two selections")
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--pgbench-scale", type=int, default=32)
-    parser.add_argument("--pool", action="store_true", help="DATABASE_POOL=true for the server")
+    parser.add_argument(
+        "--no-pool", dest="pool", action="store_false", help="the server without DATABASE_POOL (make run's default)"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "placement.json")
     return parser.parse_args()
 

@@ -202,7 +202,7 @@ def _event_upsert(feed_event: FeedEvent, *, now: datetime, cache: _Lookups) -> s
     )
     if state.refused:
         log.warning("feed.transition_refused", event_id=feed_event.external_id, transition=state.refused)
-    changed = changed or state.status_changed or state.result_changed
+    changed = changed or state.changed
 
     touched = _markets_upsert(event, feed_event, now=now)
     if touched or state.status_changed:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ LIVE_MARKET_STATUSES = (Market.Status.OPEN, Market.Status.SUSPENDED)
 
 @dataclass(frozen=True)
 class StateChange:
+    changed: bool = False  # anything written (live scores too)
     status_changed: bool = False
     result_changed: bool = False
     refused: str = ""  # a transition the event's state does not allow, with why
@@ -72,7 +74,7 @@ def event_state_apply(
     event.save(update_fields=list(fields))
     if "status" in fields:
         markets_follow_event(event, now=now)
-    return StateChange(status_changed="status" in fields, result_changed=result_changed)
+    return StateChange(changed=True, status_changed="status" in fields, result_changed=result_changed)
 
 
 def markets_follow_event(event: Event, *, now: datetime) -> int:
@@ -113,6 +115,12 @@ def market_status_set(market: Market, *, status: str, now: datetime, operator_ho
         for name, value in changes.items():
             setattr(market, name, value)
     return bool(updated)
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """Which constraint PostgreSQL says an IntegrityError broke."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def selections_of(market_ids: Iterable[int]) -> QuerySet[Selection]:

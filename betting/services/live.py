@@ -125,6 +125,9 @@ def _reject(slip: BetSlip, legs: list[BetLeg], *, reason: str, now: datetime) ->
     if not moved:
         raise RuntimeError(f"slip {slip.pk} left AWAITING under its lock")
     slip.status, slip.reject_reason = BetSlip.Status.REJECTED, reason
+    # Rows in the order placement takes them (daily stake, wallet, liability), so a rejection
+    # and a placement by the same player cannot deadlock.
+    daily_stake_release(user_id=slip.user_id, currency=slip.currency, day=stake_day(slip.placed_at), stake=slip.stake)
     escrow = system_account(kind=Account.Kind.BETS_ESCROW, currency=slip.currency)
     key = f"bet:reject:{slip.pk}"
     lines = credit_lines(user_id=slip.user_id, currency=slip.currency, amount=slip.stake, source_account_id=escrow.pk)
@@ -136,7 +139,6 @@ def _reject(slip: BetSlip, legs: list[BetLeg], *, reason: str, now: datetime) ->
         currency=slip.currency,
         exposure=slip.potential_payout - slip.stake,
     )
-    daily_stake_release(user_id=slip.user_id, currency=slip.currency, day=stake_day(slip.placed_at), stake=slip.stake)
     events_emit(
         [
             ("bet.updated", _update_data(slip), slip.user_id, ""),

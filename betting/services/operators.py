@@ -16,7 +16,7 @@ from django.utils import timezone
 from betting.hooks import result_recorded
 from betting.models import MANUAL_PROVIDER, Competitor, Event, League, Market, PlayerLimits, Selection, Sport
 from betting.odds import OddsFormatError, parse_decimal
-from betting.services.catalogue import event_odds_emit, event_state_apply, market_status_set
+from betting.services.catalogue import constraint_name, event_odds_emit, event_state_apply, market_status_set
 from core.errors import Conflict, NotFound, ValidationFailed
 from ledger.currencies import get_currency
 
@@ -129,7 +129,9 @@ def event_create(*, spec: EventSpec, now: datetime | None = None) -> Event:
             for index, market_spec in enumerate(spec.markets):
                 _market_create(event, market_spec, index=index, now=now)
             event_odds_emit(event.pk)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if constraint_name(exc) != "event_provider_external_unique":
+            raise
         raise Conflict("An event with this external id exists.", code="event_exists") from None
     return event
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from betting.models import BetLeg, BetSlip
 from betting.pricing import MAX_LEGS, slip_payout, system_line_count, system_line_stake
 from betting.selectors import selections_with_market_and_event
+from betting.services.catalogue import constraint_name
 from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
 from betting.services.rules import (
     PricedLeg,
@@ -187,7 +188,7 @@ def _bet_place(
             if live:
                 transaction.on_commit(lambda: _live_confirm_enqueue(slip.pk), robust=True)
     except IntegrityError as exc:
-        if _constraint_name(exc) != CLIENT_KEY_CONSTRAINT:
+        if constraint_name(exc) != CLIENT_KEY_CONSTRAINT:
             raise
         # The same key raced us and won: answer with its slip.
         replay = _replay(
@@ -353,11 +354,6 @@ def _replay(
             details={"slip": slip.pk},
         )
     return Placement(slip=slip, legs=rows, created=False)
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
 
 
 def _live_confirm_enqueue(slip_id: int) -> None:

@@ -239,3 +239,11 @@ def test_outright_placings(staff_api: APIClient, make_event: Callable[..., Any])
         format="json",
     )
     assert tie.json()["result_version"] == 2
+
+
+def test_an_external_id_is_used_once(staff_api: APIClient) -> None:
+    assert staff_api.post("/api/admin/events", event_body(external_id="derby-1"), format="json").status_code == 201
+
+    again = staff_api.post("/api/admin/events", event_body(external_id="derby-1"), format="json")
+
+    assert again.status_code == 409 and again.json()["error"]["code"] == "event_exists"

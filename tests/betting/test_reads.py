@@ -124,3 +124,35 @@ def test_bets_by_status(auth_api: APIClient, user: Any, fund: Any, slate: dict[s
 
     assert [s["id"] for s in auth_api.get("/api/bets?status=pending").json()["results"]] == [slip]
     assert auth_api.get("/api/bets?status=won,lost").json()["results"] == []
+
+
+def test_the_event_list_costs_the_same_queries_for_more_events(
+    api: APIClient, make_event: Callable[..., Any], django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(6):
+        make_event()
+
+    with django_assert_max_num_queries(6):  # count, events, markets, selections (+ savepoints)
+        body = api.get("/api/events?odds_format=fractional").json()
+
+    assert len(body["results"]) == 6
+    assert all(
+        s["line"] is not None
+        for e in body["results"]
+        for m in e["markets"]
+        if m["kind"] == "spread"
+        for s in m["selections"]
+    )
+
+
+def test_a_slip_list_costs_the_same_queries_for_more_slips(
+    auth_api: APIClient, user: Any, fund: Any, make_event: Callable[..., Any], django_assert_max_num_queries: Any
+) -> None:
+    fund(user, 100_000, "NGN")
+    for _ in range(5):
+        _place(auth_api, selection_of(make_event(), "spread", "home"))
+
+    with django_assert_max_num_queries(5):
+        body = auth_api.get("/api/bets").json()
+
+    assert len(body["results"]) == 5 and all(s["legs"][0]["line"] == "-0.75" for s in body["results"])
