@@ -56,6 +56,9 @@ class AdminEventsView(APIView):
         external_id = serializers.CharField(required=False, default="", max_length=128)
         markets = MarketInput(many=True, allow_empty=False, max_length=100)  # type: ignore[call-arg]
 
+        class Meta:
+            ref_name = "AdminEventCreate"
+
     @staticmethod
     def _market_spec(values: dict[str, Any]) -> MarketSpec:
         selections = [SelectionSpec(**s) for s in values.pop("selections")]
@@ -78,6 +81,9 @@ class AdminMarketView(APIView):
         action = serializers.ChoiceField(choices=MARKET_ACTIONS, required=False, allow_null=True)
         odds = PriceInput(many=True, required=False, max_length=100)  # type: ignore[call-arg]
 
+        class Meta:
+            ref_name = "AdminMarketUpdate"
+
     @extend_schema(operation_id="admin_markets_update", request=Input, responses={200: MarketOut})
     def patch(self, request: Request, market_id: int) -> Response:
         data = self.Input(data=request.data)
@@ -99,6 +105,9 @@ class AdminEventResultView(APIView):
         home_score = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
         away_score = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100_000)
         placings = PlacingInput(many=True, required=False, max_length=1000)  # type: ignore[call-arg]
+
+        class Meta:
+            ref_name = "AdminEventResult"
 
     @extend_schema(operation_id="admin_events_result", request=Input, responses={200: EventOut})
     def post(self, request: Request, event_id: int) -> Response:

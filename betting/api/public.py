@@ -31,6 +31,9 @@ class EventsView(ListAPIView[Event]):
     serializer_class = EventOut
 
     class Filters(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "EventFilters"
+
         sport = serializers.CharField(required=False)
         league = serializers.CharField(required=False)
         status = serializers.CharField(required=False)
@@ -94,6 +97,9 @@ class BetsView(ListAPIView[BetSlip]):
         currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
         legs = LegInput(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]
         accept_odds = serializers.ChoiceField(choices=BetSlip.AcceptOdds.choices, default=BetSlip.AcceptOdds.BETTER)
+
+        class Meta:
+            ref_name = "BetPlace"
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "odds_format": odds_format_from(self.request)}

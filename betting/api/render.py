@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -29,6 +31,15 @@ def odds_format_from(request: Request) -> str:
     return fmt
 
 
+class MoneyOut(serializers.Serializer[Any]):
+    """How an amount travels: minor units, currency and a display string."""
+
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    display = serializers.CharField()
+
+
+@extend_schema_field(OpenApiTypes.STR)
 class OddsField(serializers.Field[Decimal, Decimal, str, Any]):
     """Decimal odds shown in the context's `odds_format`."""
 
@@ -40,6 +51,7 @@ class OddsField(serializers.Field[Decimal, Decimal, str, Any]):
         return format_odds(value, self.context.get("odds_format", "decimal"))
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DecimalOddsField(serializers.Field[Decimal, Decimal, str, Any]):
     def __init__(self, **kwargs: Any) -> None:
         kwargs["read_only"] = True
@@ -49,6 +61,7 @@ class DecimalOddsField(serializers.Field[Decimal, Decimal, str, Any]):
         return str(value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class OddsInput(serializers.Field[Decimal, Decimal, str, Any]):
     """Decimal odds a client or operator sends: a string (or number) with at most 4 places."""
 
@@ -155,12 +168,15 @@ class SlipOut(serializers.Serializer[BetSlip]):
         rows: list[BetLeg] | None = getattr(obj, "leg_rows", None)
         return rows if rows is not None else list(obj.legs.all())
 
+    @extend_schema_field(MoneyOut)
     def get_stake(self, obj: BetSlip) -> dict[str, object]:
         return money(obj.stake, obj.currency)
 
+    @extend_schema_field(MoneyOut)
     def get_potential_payout(self, obj: BetSlip) -> dict[str, object]:
         return money(obj.potential_payout, obj.currency)
 
+    @extend_schema_field(MoneyOut(allow_null=True))
     def get_payout(self, obj: BetSlip) -> dict[str, object] | None:
         return money(obj.payout, obj.currency) if obj.payout is not None else None
 
@@ -170,5 +186,6 @@ class SlipOut(serializers.Serializer[BetSlip]):
         odds = total_odds([leg.odds_placed for leg in self._legs(obj)])
         return format_odds(odds, self.context.get("odds_format", "decimal"))
 
+    @extend_schema_field(LegOut(many=True))
     def get_legs(self, obj: BetSlip) -> list[dict[str, Any]]:
         return list(LegOut(self._legs(obj), many=True, context=self.context).data)
