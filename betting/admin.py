@@ -314,6 +314,7 @@ class PlayerLimitsAdmin(admin.ModelAdmin):
     list_filter = [("self_excluded_until", admin.EmptyFieldListFilter)]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
+    readonly_fields = ["updated_at"]
 
 
 @admin.register(DailyStake)

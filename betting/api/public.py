@@ -133,8 +133,7 @@ class BetsView(ListAPIView[BetSlip]):
             system=values.get("system") or None,
         )
         slip = placement.slip
-        slip.leg_rows = placement.legs  # type: ignore[attr-defined]
-        body = SlipOut(slip, context={"odds_format": odds_format_from(request)}).data
+        body = SlipOut(slip, context={"odds_format": odds_format_from(request), "legs": placement.legs}).data
         return Response(body, status=202 if slip.status == BetSlip.Status.AWAITING else 201)
 
 

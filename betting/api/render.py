@@ -163,9 +163,9 @@ class SlipOut(serializers.Serializer[BetSlip]):
     reject_reason = serializers.CharField()
     legs = serializers.SerializerMethodField()
 
-    @staticmethod
-    def _legs(obj: BetSlip) -> list[BetLeg]:
-        rows: list[BetLeg] | None = getattr(obj, "leg_rows", None)
+    def _legs(self, obj: BetSlip) -> list[BetLeg]:
+        """The legs in hand (a slip just placed: context `legs`), else the prefetched ones."""
+        rows: list[BetLeg] | None = self.context.get("legs")
         return rows if rows is not None else list(obj.legs.all())
 
     @extend_schema_field(MoneyOut)

@@ -8,12 +8,13 @@ A slip's stake moves wallet -> bets_escrow in the transaction that creates it (l
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from betting.models.catalogue import Event, Selection
-from ledger.currencies import CURRENCY_CHOICES
+from ledger.currencies import CURRENCIES, CURRENCY_CHOICES
 
 
 class BetSlip(models.Model):
@@ -161,6 +162,15 @@ class PlayerLimits(models.Model):
 
     def __str__(self) -> str:
         return f"limits of user {self.user_id}"
+
+    def clean(self) -> None:
+        """What the admin form checks: placement reads these numbers on every bet."""
+        limits = self.daily_stake_limits
+        if not isinstance(limits, dict) or not all(
+            currency in CURRENCIES and isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0
+            for currency, amount in limits.items()
+        ):
+            raise ValidationError({"daily_stake_limits": 'Whole minor units per known currency, e.g. {"NGN": 500000}.'})
 
 
 class DailyStake(models.Model):

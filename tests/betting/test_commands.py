@@ -119,3 +119,15 @@ def test_admin_pages_and_actions(admin_client: Client, make_event: Callable[...,
     assert response.status_code == 302
     event.refresh_from_db()
     assert (event.status, event.home_score, event.result_version) == ("finished", 3, 1)
+
+
+def test_player_limits_in_the_admin_must_be_minor_units(admin_client: Client, user: Any) -> None:
+    from betting.models import PlayerLimits
+
+    def save(limits: str) -> Any:
+        return admin_client.post("/admin/betting/playerlimits/add/", {"user": user.pk, "daily_stake_limits": limits})
+
+    assert save('{"NGN": "lots"}').status_code == 200  # the form again, with the error
+    assert not PlayerLimits.objects.exists()
+    assert save('{"NGN": 500000}').status_code == 302
+    assert PlayerLimits.objects.get(user=user).daily_stake_limits == {"NGN": 500000}
