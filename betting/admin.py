@@ -4,6 +4,7 @@ edited inline are repriced by `market_update`. Slips and counters are read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -29,18 +30,8 @@ from betting.models import (
 )
 from betting.services import event_result_record, market_update, slip_live_confirm
 from core.errors import ApplicationError
+from ledger.admin import ReadOnlyAdmin
 from ledger.currencies import format_amount
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Sport)
@@ -63,26 +54,26 @@ class CompetitorAdmin(admin.ModelAdmin):
     search_fields = ["name", "short_name", "external_id"]
 
 
-def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, done: int, failed: list[str]) -> None:
-    if done:
-        modeladmin.message_user(request, f"{done} done.", messages.SUCCESS)
-    for failure in failed:
-        modeladmin.message_user(request, failure, messages.ERROR)
+def _service_action(name: str, label: str, change: Callable[[Any], object]) -> Any:
+    """An admin action that calls a service for each selected row, saying what it refused."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        done = 0
+        for obj in queryset.order_by("pk"):
+            try:
+                change(obj)
+                done += 1
+            except ApplicationError as exc:
+                modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+        if done:
+            modeladmin.message_user(request, f"{done} done.", messages.SUCCESS)
+
+    action.__name__ = name
+    return admin.action(description=label)(action)
 
 
 def _event_status_action(status: str, label: str) -> Any:
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Event]) -> None:
-        done, failed = 0, []
-        for event in queryset.order_by("pk"):
-            try:
-                event_result_record(event_id=event.pk, status=status)
-                done += 1
-            except ApplicationError as exc:
-                failed.append(f"{event}: {exc.message}")
-        _report(modeladmin, request, done, failed)
-
-    action.__name__ = f"mark_{status}"
-    return admin.action(description=label)(action)
+    return _service_action(f"mark_{status}", label, lambda event: event_result_record(event_id=event.pk, status=status))
 
 
 class MarketInline(admin.TabularInline):
@@ -185,18 +176,9 @@ class SelectionInline(admin.TabularInline):
 
 
 def _market_action(action_name: str, label: str) -> Any:
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Market]) -> None:
-        done, failed = 0, []
-        for market in queryset.order_by("pk"):
-            try:
-                market_update(market_id=market.pk, action=action_name)
-                done += 1
-            except ApplicationError as exc:
-                failed.append(f"{market}: {exc.message}")
-        _report(modeladmin, request, done, failed)
-
-    action.__name__ = f"market_{action_name}"
-    return admin.action(description=label)(action)
+    return _service_action(
+        f"market_{action_name}", label, lambda market: market_update(market_id=market.pk, action=action_name)
+    )
 
 
 @admin.register(Market)
@@ -233,7 +215,7 @@ class MarketAdmin(admin.ModelAdmin):
 
 
 @admin.register(Selection)
-class SelectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SelectionAdmin(ReadOnlyAdmin):
     list_display = ["id", "market", "outcome", "name", "odds", "status", "result", "factor", "placing"]
     list_filter = ["status", "result", "outcome", "market__kind"]
     search_fields = ["name", "market__event__name", "=id", "=market__id"]
@@ -252,7 +234,7 @@ class LegInline(admin.TabularInline):
 
 
 @admin.register(BetSlip)
-class BetSlipAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class BetSlipAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "user",
@@ -300,7 +282,7 @@ class BetSlipAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SelectionLiability)
-class SelectionLiabilityAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SelectionLiabilityAdmin(ReadOnlyAdmin):
     list_display = ["selection", "currency", "amount"]
     list_filter = ["currency"]
     search_fields = ["=selection__id", "selection__market__event__name"]
@@ -318,7 +300,7 @@ class PlayerLimitsAdmin(admin.ModelAdmin):
 
 
 @admin.register(DailyStake)
-class DailyStakeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DailyStakeAdmin(ReadOnlyAdmin):
     list_display = ["user", "currency", "day", "amount"]
     list_filter = ["currency", "day"]
     search_fields = ["user__username"]

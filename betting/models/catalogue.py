@@ -9,6 +9,7 @@ settlement engine grades it.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from django.db import models
 from django.db.models import F, Q, Value
@@ -17,6 +18,17 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 MANUAL_PROVIDER = "manual"
+
+
+class Transitions:
+    """A status field's allowed moves, written beside its TextChoices: `TRANSITIONS[old]` is the
+    set of statuses `old` may become. Services move statuses by compare-and-set after asking."""
+
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {}
+
+    @classmethod
+    def can_transition(cls, old: str, new: str) -> bool:
+        return new in cls.TRANSITIONS.get(old, frozenset())
 
 
 class Sport(models.Model):
@@ -61,7 +73,7 @@ class Competitor(models.Model):
         return self.name
 
 
-class Event(models.Model):
+class Event(Transitions, models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
         LIVE = "live", "Live"
@@ -72,7 +84,7 @@ class Event(models.Model):
 
     # A finished result may still be corrected (scores change, result_version goes up) but the
     # status stays FINISHED; cancelled is final. Postponed and abandoned games may resume.
-    TRANSITIONS: dict[str, frozenset[str]] = {
+    TRANSITIONS = {
         Status.SCHEDULED: frozenset(
             {Status.LIVE, Status.FINISHED, Status.CANCELLED, Status.POSTPONED, Status.ABANDONED}
         ),
@@ -126,12 +138,8 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @classmethod
-    def can_transition(cls, old: str, new: str) -> bool:
-        return new in cls.TRANSITIONS.get(old, frozenset())
 
-
-class Market(models.Model):
+class Market(Transitions, models.Model):
     class Kind(models.TextChoices):
         MONEYLINE = "moneyline", "Moneyline"
         ONE_X_TWO = "1x2", "1X2"
@@ -148,7 +156,7 @@ class Market(models.Model):
 
     # Closed takes no more bets and waits for grading; settled may be settled again (a corrected
     # result); void is final.
-    TRANSITIONS: dict[str, frozenset[str]] = {
+    TRANSITIONS = {
         Status.OPEN: frozenset({Status.SUSPENDED, Status.CLOSED, Status.VOID}),
         Status.SUSPENDED: frozenset({Status.OPEN, Status.CLOSED, Status.VOID}),
         Status.CLOSED: frozenset({Status.SETTLED, Status.VOID}),
@@ -201,12 +209,8 @@ class Market(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.event_id})"
 
-    @classmethod
-    def can_transition(cls, old: str, new: str) -> bool:
-        return new in cls.TRANSITIONS.get(old, frozenset())
 
-
-class Selection(models.Model):
+class Selection(Transitions, models.Model):
     class Outcome(models.TextChoices):
         HOME = "home", "Home"
         AWAY = "away", "Away"
@@ -221,7 +225,7 @@ class Selection(models.Model):
         SETTLED = "settled", "Settled"
         VOID = "void", "Void"
 
-    TRANSITIONS: dict[str, frozenset[str]] = {
+    TRANSITIONS = {
         Status.OPEN: frozenset({Status.SUSPENDED, Status.SETTLED, Status.VOID}),
         Status.SUSPENDED: frozenset({Status.OPEN, Status.SETTLED, Status.VOID}),
         Status.SETTLED: frozenset({Status.SETTLED, Status.VOID}),
@@ -283,7 +287,3 @@ class Selection(models.Model):
         if self.market.kind == Market.Kind.SPREAD and self.outcome == self.Outcome.AWAY:
             return -market_line
         return market_line
-
-    @classmethod
-    def can_transition(cls, old: str, new: str) -> bool:
-        return new in cls.TRANSITIONS.get(old, frozenset())

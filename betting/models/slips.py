@@ -13,11 +13,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from betting.models.catalogue import Event, Selection
+from betting.models.catalogue import Event, Selection, Transitions
 from ledger.currencies import CURRENCIES, CURRENCY_CHOICES
 
 
-class BetSlip(models.Model):
+class BetSlip(Transitions, models.Model):
     class Type(models.TextChoices):
         SINGLE = "single", "Single"
         PARLAY = "parlay", "Parlay"
@@ -33,7 +33,7 @@ class BetSlip(models.Model):
         REJECTED = "rejected", "Rejected"  # a live bet refused after its delay; stake returned
 
     # Settled statuses may change among themselves when a corrected result resettles the slip.
-    TRANSITIONS: dict[str, frozenset[str]] = {
+    TRANSITIONS = {
         Status.AWAITING: frozenset({Status.PENDING, Status.REJECTED}),
         Status.PENDING: frozenset({Status.WON, Status.LOST, Status.VOID, Status.CASHED_OUT}),
         Status.WON: frozenset({Status.WON, Status.LOST, Status.VOID}),
@@ -92,10 +92,6 @@ class BetSlip(models.Model):
 
     def __str__(self) -> str:
         return f"slip {self.pk} {self.type} {self.stake} {self.currency} {self.status}"
-
-    @classmethod
-    def can_transition(cls, old: str, new: str) -> bool:
-        return new in cls.TRANSITIONS.get(old, frozenset())
 
     @property
     def system_label(self) -> str | None:

@@ -109,9 +109,9 @@ def _bet_place(
         raise ValidationFailed(
             "A slip needs an idempotency key of 1 to 255 characters.", code="idempotency_key_invalid"
         )
-    context = _placement_context(user_id=user_id, idempotency_key=idempotency_key, currency=currency)
-    if context.existing_slip_id is not None:
-        replay = _replay(
+
+    def replayed() -> Placement | None:
+        return _replay(
             user_id=user_id,
             idempotency_key=idempotency_key,
             slip_type=slip_type,
@@ -119,8 +119,10 @@ def _bet_place(
             currency=currency,
             legs=legs,
         )
-        if replay is not None:
-            return replay
+
+    context = _placement_context(user_id=user_id, idempotency_key=idempotency_key, currency=currency)
+    if context.existing_slip_id is not None and (replay := replayed()) is not None:
+        return replay
 
     self_exclusion_check(context.self_excluded_until, now=now)
     priced = _legs_priced(legs, accept_odds=accept_odds, now=now)
@@ -191,15 +193,7 @@ def _bet_place(
         if constraint_name(exc) != CLIENT_KEY_CONSTRAINT:
             raise
         # The same key raced us and won: answer with its slip.
-        replay = _replay(
-            user_id=user_id,
-            idempotency_key=idempotency_key,
-            slip_type=slip_type,
-            stake=stake,
-            currency=currency,
-            legs=legs,
-        )
-        if replay is None:
+        if (replay := replayed()) is None:
             raise
         return replay
 
