@@ -10,10 +10,12 @@ re-validated once its delay has passed (`betting.services.live`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import wraps
+from typing import ParamSpec
 
 import structlog
 from django.conf import settings
@@ -45,6 +47,7 @@ from realtime.outbox import events_emit
 log = structlog.get_logger(__name__)
 
 CLIENT_KEY_CONSTRAINT = "slip_user_client_key_unique"
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,21 @@ class Placement:
     created: bool
 
 
+def _refusals_counted(place: Callable[P, Placement]) -> Callable[P, Placement]:
+    """Count each refused placement by its error code (tote_bets_refused_total)."""
+
+    @wraps(place)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> Placement:
+        try:
+            return place(*args, **kwargs)
+        except ApplicationError as exc:
+            BETS_REFUSED.labels(exc.code).inc()
+            raise
+
+    return counted
+
+
+@_refusals_counted
 def bet_place(
     *,
     user_id: int,
@@ -73,35 +91,7 @@ def bet_place(
     now: datetime | None = None,
 ) -> Placement:
     """Place a slip, or return the one this idempotency key already placed."""
-    try:
-        return _bet_place(
-            user_id=user_id,
-            slip_type=slip_type,
-            stake=stake,
-            currency=currency,
-            legs=legs,
-            idempotency_key=idempotency_key,
-            accept_odds=accept_odds,
-            system=system,
-            now=now or timezone.now(),
-        )
-    except ApplicationError as exc:
-        BETS_REFUSED.labels(exc.code).inc()
-        raise
-
-
-def _bet_place(
-    *,
-    user_id: int,
-    slip_type: str,
-    stake: int,
-    currency: str,
-    legs: Sequence[LegRequest],
-    idempotency_key: str,
-    accept_odds: str,
-    system: str | None,
-    now: datetime,
-) -> Placement:
+    now = now or timezone.now()
     system_k = _request_check(
         slip_type=slip_type, stake=stake, currency=currency, legs=legs, accept_odds=accept_odds, system=system
     )
