@@ -281,23 +281,25 @@ def _market_refresh(
 ) -> bool:
     if market.status not in (Market.Status.OPEN, Market.Status.SUSPENDED):
         return False  # closed, settled or void: the feed no longer moves it
-    changed = False
+    # The market's row lock (taken above) serialises this with operators' repricing, so the
+    # changed selections are written in one statement.
+    moved: list[Selection] = []
     for feed_selection in feed_market.selections:
         selection = selections.get(feed_selection.outcome)
-        if selection is None:
+        if selection is None or selection.status not in (Selection.Status.OPEN, Selection.Status.SUSPENDED):
             continue
+        before = (selection.status, selection.odds)
         if feed_selection.odds is None:
-            new_status, new_odds = Selection.Status.SUSPENDED, selection.odds
+            selection.status = Selection.Status.SUSPENDED
         else:
-            new_status, new_odds = Selection.Status.OPEN, feed_selection.odds
-        if selection.status not in (Selection.Status.OPEN, Selection.Status.SUSPENDED):
-            continue
-        if (new_status, new_odds) != (selection.status, selection.odds):
-            fields: dict[str, object] = {"status": new_status, "odds": new_odds}
-            if new_odds != selection.odds:
-                fields["odds_updated_at"] = now
-            Selection.objects.filter(pk=selection.pk, status=selection.status).update(**fields)
-            changed = True
+            selection.status = Selection.Status.OPEN
+            if feed_selection.odds != selection.odds:
+                selection.odds, selection.odds_updated_at = feed_selection.odds, now
+        if (selection.status, selection.odds) != before:
+            moved.append(selection)
+    if moved:
+        Selection.objects.bulk_update(moved, ["status", "odds", "odds_updated_at"])
+    changed = bool(moved)
 
     if bettable and feed_market.complete:
         target = Market.Status.SUSPENDED if market.operator_hold else Market.Status.OPEN
