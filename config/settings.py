@@ -359,3 +359,48 @@ if CHANNEL_LAYER_BACKEND == "pubsub":
 # seconds. Reads must outlast the blocking pop.
 REALTIME_CHANNEL_SOCKET_TIMEOUT_S = env.float("REALTIME_CHANNEL_SOCKET_TIMEOUT_S", default=15.0)
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0].setdefault("socket_timeout", REALTIME_CHANNEL_SOCKET_TIMEOUT_S)
+
+# --- Sportsbook: catalogue, odds feed and bet placement --------------------------------------
+# SportsGameOdds v2. With no API key the adapter talks to the local fake (FAKE_PORT_BASE + 1).
+SPORTSGAMEODDS_API_KEY = env.str("SPORTSGAMEODDS_API_KEY", default="")
+SPORTSGAMEODDS_BASE_URL = env.str("SPORTSGAMEODDS_BASE_URL", default="https://api.sportsgameodds.com/v2")
+SPORTSGAMEODDS_SYNC_INTERVAL_S = env.int("SPORTSGAMEODDS_SYNC_INTERVAL_S", default=30)
+SPORTSGAMEODDS_LEAGUES = env.list("SPORTSGAMEODDS_LEAGUES", default=[])  # empty: every league the key sees
+SPORTSGAMEODDS_LOOKBACK_HOURS = env.int("SPORTSGAMEODDS_LOOKBACK_HOURS", default=24)
+SPORTSGAMEODDS_LOOKAHEAD_HOURS = env.int("SPORTSGAMEODDS_LOOKAHEAD_HOURS", default=48)
+SPORTSGAMEODDS_PAGE_LIMIT = env.int("SPORTSGAMEODDS_PAGE_LIMIT", default=100)
+SPORTSGAMEODDS_TIMEOUT_S = env.float("SPORTSGAMEODDS_TIMEOUT_S", default=10.0)
+SPORTSGAMEODDS_RETRIES = env.int("SPORTSGAMEODDS_RETRIES", default=3)
+SPORTSGAMEODDS_BACKOFF_S = env.float("SPORTSGAMEODDS_BACKOFF_S", default=0.5)
+# The fake's clock: games are laid out from this seed, so a frozen time gives the same slate.
+FAKE_SPORTSGAMEODDS_SEED = env.int("FAKE_SPORTSGAMEODDS_SEED", default=7)
+
+# A bet on an event in play waits this long, then is re-validated and accepted or rejected.
+LIVE_BET_DELAY_S = env.float("LIVE_BET_DELAY_S", default=5.0)
+LIVE_BET_SWEEP_S = env.int("LIVE_BET_SWEEP_S", default=10)
+# Limits per currency, in minor units ("NGN=1000;USD=10"). A currency missing from a limit has
+# no such limit, except the stake minimum (1 unit).
+BET_STAKE_MIN = env.dict(
+    "BET_STAKE_MIN", cast={"value": int}, default={"NGN": 1_000, "TZS": 10_000, "USD": 10, "USDC": 100_000}
+)
+BET_STAKE_MAX = env.dict(
+    "BET_STAKE_MAX",
+    cast={"value": int},
+    default={"NGN": 100_000_000, "TZS": 500_000_000, "USD": 1_000_000, "USDC": 10_000_000_000},
+)
+BET_MAX_PAYOUT = env.dict(
+    "BET_MAX_PAYOUT",
+    cast={"value": int},
+    default={"NGN": 5_000_000_000, "TZS": 25_000_000_000, "USD": 10_000_000, "USDC": 100_000_000_000},
+)
+BET_LIABILITY_CAP = env.dict(
+    "BET_LIABILITY_CAP",
+    cast={"value": int},
+    default={"NGN": 20_000_000_000, "TZS": 100_000_000_000, "USD": 50_000_000, "USDC": 500_000_000_000},
+)
+BET_DAILY_STAKE_LIMIT = env.dict(
+    "BET_DAILY_STAKE_LIMIT",
+    cast={"value": int},
+    default={"NGN": 500_000_000, "TZS": 2_500_000_000, "USD": 5_000_000, "USDC": 50_000_000_000},
+)
+BET_MAX_LEGS = env.int("BET_MAX_LEGS", default=15)

@@ -73,3 +73,8 @@ DEPOSITS_RECEIVED = Counter(
     "tote_bank_deposits_total", "Bank deposit notifications, by provider and result", ["provider", "result"]
 )
 WEBHOOKS_REFUSED = Counter("tote_payment_webhooks_refused_total", "Provider webhooks refused", ["webhook", "reason"])
+
+# --- Sportsbook ---
+FEED_EVENTS = Counter("tote_feed_events_total", "Feed events synced, by outcome", ["outcome"])
+BETS_REFUSED = Counter("tote_bets_refused_total", "Bet placements refused, by error code", ["code"])
+LIVE_BETS = Counter("tote_live_bets_total", "Live bets after their delay", ["outcome"])

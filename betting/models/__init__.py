@@ -1,1 +1,19 @@
 """Betting models: the sportsbook catalogue and slips, and the Up/Down rounds."""
+
+from betting.models.catalogue import MANUAL_PROVIDER, Competitor, Event, League, Market, Selection, Sport
+from betting.models.slips import BetLeg, BetSlip, DailyStake, PlayerLimits, SelectionLiability
+
+__all__ = [
+    "MANUAL_PROVIDER",
+    "BetLeg",
+    "BetSlip",
+    "Competitor",
+    "DailyStake",
+    "Event",
+    "League",
+    "Market",
+    "PlayerLimits",
+    "Selection",
+    "SelectionLiability",
+    "Sport",
+]

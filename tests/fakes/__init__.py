@@ -13,4 +13,5 @@ from django.conf import settings
 FAKES: dict[str, tuple[str, int]] = {
     "selcom": ("tests.fakes.selcom", settings.FAKE_PORT_BASE + 2),
     "wema": ("tests.fakes.wema", settings.FAKE_PORT_BASE + 3),
+    "sportsgameodds": ("tests.fakes.sportsgameodds", settings.FAKE_PORT_BASE + 1),
 }

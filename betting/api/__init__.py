@@ -1,0 +1,1 @@
+"""The sportsbook's HTTP API: public catalogue and bets (`public`), staff endpoints (`operators`)."""

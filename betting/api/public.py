@@ -1,0 +1,144 @@
+"""The catalogue (public) and the player's bets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from betting.api.render import EventOut, OddsInput, SlipOut, odds_format_from
+from betting.models import BetSlip, Event
+from betting.selectors import event_get, events_list, slip_get, slips_for_user
+from betting.services import LegRequest, bet_place
+from core.auth import request_user_id
+from core.idempotency import idempotency_key_from, idempotent
+from ledger.currencies import CURRENCY_CHOICES
+
+ODDS_FORMAT = OpenApiParameter("odds_format", str, enum=["decimal", "american", "fractional"], required=False)
+
+
+class EventsView(ListAPIView[Event]):
+    """Fixtures and their markets; filters: sport, league, status (comma list), starts_after,
+    starts_before (ISO-8601), q (text in the name or a team's)."""
+
+    permission_classes = [AllowAny]
+    serializer_class = EventOut
+
+    class Filters(serializers.Serializer[Any]):
+        class Meta:
+            ref_name = "EventFilters"
+
+        sport = serializers.CharField(required=False)
+        league = serializers.CharField(required=False)
+        status = serializers.CharField(required=False)
+        starts_after = serializers.DateTimeField(required=False)
+        starts_before = serializers.DateTimeField(required=False)
+        q = serializers.CharField(required=False, max_length=100)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "odds_format": odds_format_from(self.request)}
+
+    def get_queryset(self) -> Any:
+        filters = self.Filters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        return events_list(
+            sport=values.get("sport"),
+            league=values.get("league"),
+            status=values.get("status"),
+            starts_after=values.get("starts_after"),
+            starts_before=values.get("starts_before"),
+            text=values.get("q"),
+        )
+
+    @extend_schema(operation_id="events_list", parameters=[Filters, ODDS_FORMAT])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class EventDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="events_detail", parameters=[ODDS_FORMAT], responses={200: EventOut})
+    def get(self, request: Request, event_id: int) -> Response:
+        event = event_get(event_id=event_id)
+        return Response(EventOut(event, context={"odds_format": odds_format_from(request)}).data)
+
+
+class LegInput(serializers.Serializer[Any]):
+    selection = serializers.IntegerField(min_value=1)
+    odds = OddsInput(required=False, allow_null=True)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: no strings, no floats, no booleans (amounts are whole minor units)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class BetsView(ListAPIView[BetSlip]):
+    """The player's own slips, newest first (`?status=pending,won`), and placing one."""
+
+    serializer_class = SlipOut
+
+    class Input(serializers.Serializer[Any]):
+        type = serializers.ChoiceField(choices=BetSlip.Type.choices)
+        system = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=8)
+        stake = StrictIntegerField(min_value=1)
+        currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
+        legs = LegInput(many=True, allow_empty=False, max_length=50)  # type: ignore[call-arg]
+        accept_odds = serializers.ChoiceField(choices=BetSlip.AcceptOdds.choices, default=BetSlip.AcceptOdds.BETTER)
+
+        class Meta:
+            ref_name = "BetPlace"
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "odds_format": odds_format_from(self.request)}
+
+    def get_queryset(self) -> Any:
+        return slips_for_user(user_id=request_user_id(self.request), status=self.request.query_params.get("status"))
+
+    @extend_schema(operation_id="bets_list", parameters=[OpenApiParameter("status", str, required=False), ODDS_FORMAT])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="bets_place",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True), ODDS_FORMAT],
+        request=Input,
+        responses={201: SlipOut, 202: SlipOut},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        placement = bet_place(
+            user_id=request_user_id(request),
+            slip_type=values["type"],
+            stake=values["stake"],
+            currency=values["currency"],
+            legs=[LegRequest(selection_id=leg["selection"], odds=leg.get("odds")) for leg in values["legs"]],
+            idempotency_key=idempotency_key_from(request),
+            accept_odds=values["accept_odds"],
+            system=values.get("system") or None,
+        )
+        slip = placement.slip
+        body = SlipOut(slip, context={"odds_format": odds_format_from(request), "legs": placement.legs}).data
+        return Response(body, status=202 if slip.status == BetSlip.Status.AWAITING else 201)
+
+
+class BetDetailView(APIView):
+    @extend_schema(operation_id="bets_detail", parameters=[ODDS_FORMAT], responses={200: SlipOut})
+    def get(self, request: Request, slip_id: int) -> Response:
+        slip = slip_get(user_id=request_user_id(request), slip_id=slip_id)
+        return Response(SlipOut(slip, context={"odds_format": odds_format_from(request)}).data)

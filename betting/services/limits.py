@@ -1,0 +1,127 @@
+"""Counters that placement checks limits against, each moved by one conditional statement so that
+concurrent bets cannot pass a limit between a read and a write (no read-modify-write).
+
+- Liability per selection and currency: rows locked in selection-id order (the INSERT lists
+  them sorted), so two slips sharing selections cannot deadlock; only bets on the same
+  selection wait for each other.
+- Daily stake per user, currency and day: one row per user, so only a user's own bets wait.
+
+Every helper runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from betting.models import DailyStake, SelectionLiability
+from betting.services.rules import RuleRefused
+from ledger.currencies import money
+
+
+def stake_day(moment: datetime) -> date:
+    return timezone.localdate(moment)
+
+
+def daily_stake_reserve(*, user_id: int, currency: str, day: date, stake: int, limit: int | None) -> None:
+    """Count a stake against the day's limit, or refuse it (422 `daily_stake_limit`)."""
+    if limit is None:
+        return
+    if stake <= limit:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO betting_dailystake AS d (user_id, currency, day, amount) VALUES (%s, %s, %s, %s)
+                ON CONFLICT (user_id, currency, day)
+                DO UPDATE SET amount = d.amount + EXCLUDED.amount WHERE d.amount + EXCLUDED.amount <= %s
+                RETURNING amount
+                """,
+                [user_id, currency, day, stake, limit],
+            )
+            if cursor.fetchone() is not None:
+                return
+    staked = DailyStake.objects.filter(user_id=user_id, currency=currency, day=day).values_list("amount", flat=True)
+    already = int(staked.first() or 0)
+    raise RuleRefused(
+        "This stake would pass your daily stake limit.",
+        code="daily_stake_limit",
+        details={
+            "limit": money(limit, currency),
+            "staked_today": money(already, currency),
+            "remaining": money(max(limit - already, 0), currency),
+        },
+    )
+
+
+def daily_stake_release(*, user_id: int, currency: str, day: date, stake: int) -> None:
+    """Give back a stake that was refused after it was counted (a rejected live bet)."""
+    DailyStake.objects.filter(user_id=user_id, currency=currency, day=day, amount__gte=stake).update(
+        amount=F("amount") - stake
+    )
+
+
+def liability_reserve(*, selection_ids: Iterable[int], currency: str, exposure: int, cap: int | None) -> None:
+    """Add `exposure` (potential payout minus stake) to each selection's liability, or refuse the
+    bet (422 `liability_exceeded`) when any would pass the cap."""
+    ids = sorted(set(selection_ids))
+    if exposure <= 0 or not ids:
+        return
+    if cap is not None and exposure > cap:
+        raise RuleRefused(
+            "The house cannot take more on this selection.",
+            code="liability_exceeded",
+            details={"selection": ids[0]},
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO betting_selectionliability AS l (selection_id, currency, amount)
+            SELECT s, %s, %s FROM unnest(%s::bigint[]) AS s ORDER BY s
+            ON CONFLICT (selection_id, currency)
+            DO UPDATE SET amount = l.amount + EXCLUDED.amount WHERE l.amount + EXCLUDED.amount <= %s
+            RETURNING selection_id
+            """,
+            [currency, exposure, ids, cap if cap is not None else 2**62],
+        )
+        accepted = {row[0] for row in cursor.fetchall()}
+    refused = [i for i in ids if i not in accepted]
+    if refused:
+        raise RuleRefused(
+            "The house cannot take more on this selection.",
+            code="liability_exceeded",
+            details={"selection": refused[0], "selections": refused},
+        )
+
+
+def liability_release(*, selection_ids: Iterable[int], currency: str, exposure: int) -> None:
+    """Take a slip's exposure off its selections (rejected, settled or cashed out)."""
+    ids = sorted(set(selection_ids))
+    if exposure <= 0 or not ids:
+        return
+    with connection.cursor() as cursor:
+        # Lock in selection order first, as reserving does, so the two cannot deadlock.
+        cursor.execute(
+            """
+            SELECT 1 FROM betting_selectionliability WHERE selection_id = ANY(%s) AND currency = %s
+            ORDER BY selection_id FOR UPDATE
+            """,
+            [ids, currency],
+        )
+        cursor.execute(
+            """
+            UPDATE betting_selectionliability SET amount = GREATEST(amount - %s, 0)
+            WHERE selection_id = ANY(%s) AND currency = %s
+            """,
+            [exposure, ids, currency],
+        )
+
+
+def liability_of(selection_id: int, currency: str) -> int:
+    row = SelectionLiability.objects.filter(selection_id=selection_id, currency=currency).values_list(
+        "amount", flat=True
+    )
+    return int(row.first() or 0)

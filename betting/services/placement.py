@@ -1,0 +1,359 @@
+"""Placing a bet slip: every rule of RULES.md, then the slip, its legs, the stake moved from the
+wallet to `bets_escrow` (ledger key `bet:place:<slip id>`), the liability and daily-stake
+counters and the `bet.placed` event, all in one database transaction.
+
+The catalogue is read without locks: a bet is priced at the odds it read, which the odds policy
+accepted. A live bet (any leg in play) is held as AWAITING with its stake in escrow, and
+re-validated once its delay has passed (`betting.services.live`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import wraps
+from typing import ParamSpec
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from betting.models import BetLeg, BetSlip
+from betting.pricing import MAX_LEGS, slip_payout, system_line_count, system_line_stake
+from betting.selectors import selections_with_market_and_event
+from betting.services.catalogue import constraint_name
+from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
+from betting.services.rules import (
+    PricedLeg,
+    daily_stake_limit,
+    events_distinct_check,
+    leg_check,
+    liability_cap,
+    odds_check,
+    self_exclusion_check,
+    stake_limits_check,
+)
+from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from core.metrics import BETS_PLACED, BETS_REFUSED
+from ledger.currencies import get_currency, money, validate_amount
+from ledger.models import Account
+from ledger.services import Entry, Line, entries_post, system_account, wallet_for
+from realtime.outbox import events_emit
+
+log = structlog.get_logger(__name__)
+
+CLIENT_KEY_CONSTRAINT = "slip_user_client_key_unique"
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class LegRequest:
+    selection_id: int
+    odds: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    slip: BetSlip
+    legs: list[BetLeg]
+    created: bool
+
+
+def _refusals_counted(place: Callable[P, Placement]) -> Callable[P, Placement]:
+    """Count each refused placement by its error code (tote_bets_refused_total)."""
+
+    @wraps(place)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> Placement:
+        try:
+            return place(*args, **kwargs)
+        except ApplicationError as exc:
+            BETS_REFUSED.labels(exc.code).inc()
+            raise
+
+    return counted
+
+
+@_refusals_counted
+def bet_place(
+    *,
+    user_id: int,
+    slip_type: str,
+    stake: int,
+    currency: str,
+    legs: Sequence[LegRequest],
+    idempotency_key: str,
+    accept_odds: str = BetSlip.AcceptOdds.BETTER,
+    system: str | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Place a slip, or return the one this idempotency key already placed."""
+    now = now or timezone.now()
+    system_k = _request_check(
+        slip_type=slip_type, stake=stake, currency=currency, legs=legs, accept_odds=accept_odds, system=system
+    )
+    if not idempotency_key or len(idempotency_key) > 255:
+        raise ValidationFailed(
+            "A slip needs an idempotency key of 1 to 255 characters.", code="idempotency_key_invalid"
+        )
+
+    def replayed() -> Placement | None:
+        return _replay(
+            user_id=user_id,
+            idempotency_key=idempotency_key,
+            slip_type=slip_type,
+            stake=stake,
+            currency=currency,
+            legs=legs,
+        )
+
+    context = _placement_context(user_id=user_id, idempotency_key=idempotency_key, currency=currency)
+    if context.existing_slip_id is not None and (replay := replayed()) is not None:
+        return replay
+
+    self_exclusion_check(context.self_excluded_until, now=now)
+    priced = _legs_priced(legs, accept_odds=accept_odds, now=now)
+    odds = [leg.odds for leg in priced]
+    potential = slip_payout(slip_type=slip_type, stake=stake, factors=odds, system_k=system_k)
+    stake_limits_check(stake=stake, currency=currency, potential_payout=potential)
+    live = any(leg.live for leg in priced)
+
+    try:
+        with transaction.atomic(durable=True):
+            daily_stake_reserve(
+                user_id=user_id,
+                currency=currency,
+                day=stake_day(now),
+                stake=stake,
+                limit=daily_stake_limit(currency, context.daily_stake_limits),
+            )
+            slip = BetSlip.objects.create(
+                user_id=user_id,
+                type=slip_type,
+                system_k=system_k,
+                system_n=len(priced) if system_k else None,
+                stake=stake,
+                currency=currency,
+                potential_payout=potential,
+                status=BetSlip.Status.AWAITING if live else BetSlip.Status.PENDING,
+                placed_at=now,
+                accepted_at=None if live else now,
+                accept_after=now + timedelta(seconds=settings.LIVE_BET_DELAY_S) if live else None,
+                client_key=idempotency_key,
+                accept_odds=accept_odds,
+                live=live,
+            )
+            leg_rows = BetLeg.objects.bulk_create(
+                [
+                    BetLeg(
+                        slip=slip,
+                        selection_id=leg.selection.pk,
+                        event_id=leg.selection.market.event_id,
+                        odds_placed=leg.odds,
+                        odds_requested=leg.requested,
+                        live=leg.live,
+                    )
+                    for leg in priced
+                ]
+            )
+            tx_id = _stake_to_escrow(slip, wallet_id=context.wallet_id, escrow_id=context.escrow_id)
+            liability_reserve(
+                selection_ids=[leg.selection.pk for leg in priced],
+                currency=currency,
+                exposure=potential - stake,
+                cap=liability_cap(currency),
+            )
+            events_emit(
+                [
+                    ("bet.placed", slip_event_data(slip, priced), user_id, ""),
+                    (
+                        "balance.updated",
+                        {"currency": currency, "reason": "bet.placed", "transaction": tx_id, "amount": -stake},
+                        user_id,
+                        "",
+                    ),
+                ]
+            )
+            if live:
+                transaction.on_commit(lambda: _live_confirm_enqueue(slip.pk), robust=True)
+    except IntegrityError as exc:
+        if constraint_name(exc) != CLIENT_KEY_CONSTRAINT:
+            raise
+        # The same key raced us and won: answer with its slip.
+        if (replay := replayed()) is None:
+            raise
+        return replay
+
+    BETS_PLACED.labels(slip_type, currency).inc()
+    log.info("bet.placed", slip=slip.pk, type=slip_type, stake=stake, currency=currency, live=live)
+    for leg_row, leg in zip(leg_rows, priced, strict=True):
+        leg_row.selection = leg.selection
+    return Placement(slip=slip, legs=leg_rows, created=True)
+
+
+def _request_check(
+    *, slip_type: str, stake: int, currency: str, legs: Sequence[LegRequest], accept_odds: str, system: str | None
+) -> int | None:
+    """Validate the shape of the request (400); returns k of a system k/n."""
+    if slip_type not in BetSlip.Type.values:
+        raise ValidationFailed(f"Unknown slip type {slip_type!r}.", code="invalid_slip_type")
+    if accept_odds not in BetSlip.AcceptOdds.values:
+        raise ValidationFailed(f"Unknown odds policy {accept_odds!r}.", code="invalid_accept_odds")
+    get_currency(currency)
+    validate_amount(stake, field="stake")
+    n = len(legs)
+    max_legs = min(settings.BET_MAX_LEGS, MAX_LEGS)
+    if len({leg.selection_id for leg in legs}) != n:
+        raise ValidationFailed("A selection appears twice in the slip.", code="duplicate_selection")
+    if accept_odds != BetSlip.AcceptOdds.ANY and any(leg.odds is None for leg in legs):
+        raise ValidationFailed("Each leg needs the odds the player saw.", code="odds_required")
+    k: int | None = None
+    if slip_type == BetSlip.Type.SINGLE and n != 1:
+        raise ValidationFailed("A single has exactly one leg.", code="invalid_leg_count", details={"legs": n})
+    if slip_type == BetSlip.Type.PARLAY and not 2 <= n <= max_legs:
+        raise ValidationFailed(
+            f"A parlay has 2 to {max_legs} legs.", code="invalid_leg_count", details={"legs": n, "max": max_legs}
+        )
+    if slip_type == BetSlip.Type.SYSTEM:
+        k, system_n = _system_parse(system)
+        if system_n != n or not 3 <= n <= max_legs or not 2 <= k < n:
+            raise ValidationFailed(
+                f"A system k/n has n equal to its legs (3 to {max_legs}) and 2 <= k < n.",
+                code="invalid_system",
+                details={"system": system, "legs": n},
+            )
+        if system_line_stake(stake, n, k) is None:
+            lines = system_line_count(n, k)
+            raise ValidationFailed(
+                f"A system {k}/{n} stake must divide exactly into its {lines} lines.",
+                code="system_stake_indivisible",
+                details={"lines": lines, "stake": money(stake, currency)},
+            )
+    elif system:
+        raise ValidationFailed("Only a system slip names k/n.", code="invalid_system")
+    return k
+
+
+def _system_parse(system: str | None) -> tuple[int, int]:
+    try:
+        k_text, n_text = (system or "").split("/")
+        return int(k_text), int(n_text)
+    except ValueError:
+        raise ValidationFailed('A system slip names k/n, e.g. "2/3".', code="invalid_system") from None
+
+
+def _legs_priced(legs: Sequence[LegRequest], *, accept_odds: str, now: datetime) -> list[PricedLeg]:
+    ids = [leg.selection_id for leg in legs]
+    found = selections_with_market_and_event(ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound("No such selection.", code="selection_not_found", details={"selections": missing})
+    selections = [found[i] for i in ids]
+    live = [leg_check(selection, now=now) for selection in selections]
+    events_distinct_check(selections)
+    odds_check(accept_odds, [(found[leg.selection_id], leg.odds) for leg in legs])
+    return [
+        PricedLeg(selection=selection, requested=leg.odds, odds=selection.odds, live=is_live)
+        for selection, leg, is_live in zip(selections, legs, live, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class _Context:
+    existing_slip_id: int | None
+    self_excluded_until: datetime | None
+    daily_stake_limits: dict[str, int]
+    wallet_id: int
+    escrow_id: int
+
+
+def _placement_context(*, user_id: int, idempotency_key: str, currency: str) -> _Context:
+    """What placement needs to know before it starts, in one round trip: a slip this key already
+    placed, the player's own limits, and the two ledger accounts the stake moves between (made
+    when missing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+                (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
+                limits.self_excluded_until,
+                limits.daily_stake_limits,
+                (SELECT id FROM ledger_account
+                  WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
+                (SELECT id FROM ledger_account
+                  WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s)
+            FROM (SELECT 1) AS one
+            LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
+            """,
+            {"user": user_id, "key": idempotency_key, "currency": currency},
+        )
+        existing, excluded_until, own_limits, wallet, escrow = cursor.fetchone()
+    if isinstance(own_limits, str):  # Django's connection leaves jsonb as text for JSONField to parse
+        own_limits = json.loads(own_limits)
+    return _Context(
+        existing_slip_id=existing,
+        self_excluded_until=excluded_until,
+        daily_stake_limits={str(k): int(v) for k, v in (own_limits or {}).items()},
+        wallet_id=wallet or wallet_for(user_id=user_id, currency=currency).pk,
+        escrow_id=escrow or system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk,
+    )
+
+
+def _stake_to_escrow(slip: BetSlip, *, wallet_id: int, escrow_id: int) -> int:
+    """Wallet -> bets_escrow; raises InsufficientFunds (rolling the slip back) when it is short."""
+    result = entries_post(
+        [
+            Entry(
+                key=f"bet:place:{slip.pk}",
+                kind="bet.place",
+                lines=[Line(wallet_id, -slip.stake, slip.currency), Line(escrow_id, slip.stake, slip.currency)],
+                reference=f"slip:{slip.pk}",
+                metadata={"slip": slip.pk, "user": slip.user_id},
+            )
+        ]
+    )
+    return result.id_for(f"bet:place:{slip.pk}")
+
+
+def _replay(
+    *, user_id: int, idempotency_key: str, slip_type: str, stake: int, currency: str, legs: Sequence[LegRequest]
+) -> Placement | None:
+    slip = BetSlip.objects.filter(user_id=user_id, client_key=idempotency_key).first()
+    if slip is None:
+        return None
+    rows = list(slip.legs.select_related("selection__market__event").order_by("pk"))
+    same = (slip.type, slip.stake, slip.currency, sorted(r.selection_id for r in rows)) == (
+        slip_type,
+        stake,
+        currency,
+        sorted(leg.selection_id for leg in legs),
+    )
+    if not same:
+        raise Conflict(
+            "This idempotency key already placed a different slip.",
+            code="idempotency_key_reused",
+            details={"slip": slip.pk},
+        )
+    return Placement(slip=slip, legs=rows, created=False)
+
+
+def _live_confirm_enqueue(slip_id: int) -> None:
+    from betting.tasks import live_bet_confirm
+
+    live_bet_confirm.apply_async(args=(slip_id,), countdown=settings.LIVE_BET_DELAY_S)
+
+
+def slip_event_data(slip: BetSlip, legs: Sequence[PricedLeg]) -> dict[str, object]:
+    return {
+        "slip": slip.pk,
+        "status": slip.status,
+        "type": slip.type,
+        "system": slip.system_label,
+        "stake": money(slip.stake, slip.currency),
+        "potential_payout": money(slip.potential_payout, slip.currency),
+        "live": slip.live,
+        "legs": [{"selection": leg.selection.pk, "odds": leg.odds} for leg in legs],
+    }
