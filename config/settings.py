@@ -17,7 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another file than .env (the configuration test points it at an empty one).
+environ.Env.read_env(os.environ.get("ENV_FILE", str(BASE_DIR / ".env")), overwrite=False)
 
 # pytest sets PYTEST_VERSION before anything is imported: the suite then gets its own Redis
 # database (never the demo's), cheap password hashing and commits that skip the WAL flush.
@@ -28,7 +29,7 @@ PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
-SECRET_KEY = env.str("SECRET_KEY", default="" if PRODUCTION else _DEV_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="") or ("" if PRODUCTION else _DEV_SECRET_KEY)
 CRON_SECRET = env.str("CRON_SECRET", default="")
 if PRODUCTION:
     _missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("CRON_SECRET", CRON_SECRET)) if not value]
@@ -102,7 +103,9 @@ if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=not TESTING):
     # Tests only: commits stop waiting for the WAL flush. Never in production.
     DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
 # Django's psycopg pool: one pool per process, shared by the threads ASGI runs sync views in.
-if env.bool("DATABASE_POOL", default=False):
+# uvicorn runs sync views in a thread each; without a pool every thread would keep its own
+# connection and 32 clients could exhaust PostgreSQL's max_connections.
+if env.bool("DATABASE_POOL", default=not TESTING):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
         "max_size": env.int("DATABASE_POOL_MAX", default=20),
@@ -143,7 +146,7 @@ CHANNEL_LAYERS: dict[str, Any] = {
     }
 }
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -4,6 +4,7 @@ Same key and same body replays the first successful response (with `Idempotent-R
 the same key with another body is a 409; concurrent requests with one key run one at a time
 (a PostgreSQL advisory lock on the key), so exactly one executes and the others replay it. An
 error response is not stored: an error changed nothing, so the client may retry with the key.
+Cost: one round trip to lock and read, one to store a success, one to unlock.
 """
 
 from __future__ import annotations
@@ -43,13 +44,26 @@ def advisory_key(text: str) -> int:
 def session_advisory_lock(name: str, *, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     """Hold a session-level advisory lock outside any transaction; 409 if it stays taken."""
     key = advisory_key(name)
+    _acquire(key, wait_s=wait_s)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _acquire(key: int, *, wait_s: float, then: tuple[str, list[Any]] | None = None) -> Any:
+    """Take the lock, waiting up to `wait_s`; with `then`, run that query in the same round trip."""
     deadline = time.monotonic() + wait_s
     delay = 0.005
+    sql = "SELECT pg_try_advisory_lock(%s)" + (f", ({then[0]})" if then else "")
+    params = [key, *(then[1] if then else [])]
     with connection.cursor() as cursor:
         while True:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if cursor.fetchone()[0]:
-                break
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row[0]:
+                return row[1] if then else None
             if time.monotonic() > deadline:
                 raise Conflict(
                     "A request with this Idempotency-Key is still being processed.",
@@ -57,11 +71,6 @@ def session_advisory_lock(name: str, *, wait_s: float = LOCK_WAIT_S) -> Iterator
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _request_hash(request: Request) -> str:
@@ -95,42 +104,42 @@ def idempotent(view_method: V) -> V:
         key = idempotency_key_from(request)
         scope = f"user:{request.user.pk}" if request.user.is_authenticated else "anonymous"
         request_hash = _request_hash(request)
-        with session_advisory_lock(f"idempotency:{scope}:{key}"):
-            record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-            if record is not None:
-                if record.request_hash != request_hash:
+        lock = advisory_key(f"idempotency:{scope}:{key}")
+        # One round trip takes the lock and reads what an earlier request with the key left.
+        stored = _acquire(
+            lock,
+            wait_s=LOCK_WAIT_S,
+            then=(
+                "SELECT json_build_array(request_hash, response_status, response_body)"
+                " FROM core_idempotencyrecord WHERE scope = %s AND key = %s",
+                [scope, key],
+            ),
+        )
+        try:
+            if stored is not None:
+                stored_hash, status, body = stored
+                if stored_hash != request_hash:
                     raise Conflict(
-                        "This Idempotency-Key was used with a different request.",
-                        code="idempotency_key_reused",
+                        "This Idempotency-Key was used with a different request.", code="idempotency_key_reused"
                     )
-                if record.status == IdempotencyRecord.Status.COMPLETED:
-                    replay = HttpResponse(
-                        record.response_body, status=record.response_status, content_type="application/json"
-                    )
-                    replay["Idempotent-Replayed"] = "true"
-                    return replay
-            else:
-                record = IdempotencyRecord.objects.create(
+                replay = HttpResponse(body, status=status, content_type="application/json")
+                replay["Idempotent-Replayed"] = "true"
+                return replay
+            response = view_method(self, request, *args, **kwargs)
+            if 200 <= response.status_code < 300 and isinstance(response, Response):
+                IdempotencyRecord.objects.create(
                     scope=scope,
                     key=key,
                     method=request.method or "",
                     path=request.path[:512],
                     request_hash=request_hash,
+                    response_status=response.status_code,
+                    response_body=JSONRenderer().render(response.data).decode(),
                 )
-            try:
-                response = view_method(self, request, *args, **kwargs)
-            except BaseException:
-                record.delete()
-                raise
-            if 200 <= response.status_code < 300 and isinstance(response, Response):
-                record.status = IdempotencyRecord.Status.COMPLETED
-                record.response_status = response.status_code
-                record.response_body = JSONRenderer().render(response.data).decode()
-                record.completed_at = timezone.now()
-                record.save(update_fields=["status", "response_status", "response_body", "completed_at"])
-            else:
-                record.delete()
             return response
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
 
     return wrapper  # type: ignore[return-value]
 

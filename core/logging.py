@@ -104,17 +104,21 @@ class CorrelationIdMiddleware:
         return response
 
 
+# Celery's own `correlation_id` is the task id; ours travels under a name of its own.
+TASK_HEADER = "tote_correlation_id"
+
+
 @signals.before_task_publish.connect
 def _add_correlation_header(headers: dict[str, Any] | None = None, **_: Any) -> None:
     cid = current_correlation_id()
-    if headers is not None and cid and "correlation_id" not in headers:
-        headers["correlation_id"] = cid
+    if headers is not None and cid and TASK_HEADER not in headers:
+        headers[TASK_HEADER] = cid
 
 
 @signals.task_prerun.connect
 def _bind_task_correlation(task: Any = None, task_id: str | None = None, **_: Any) -> None:
     structlog.contextvars.clear_contextvars()
-    cid = getattr(task.request, "correlation_id", None) if task is not None else None
+    cid = getattr(task.request, TASK_HEADER, None) if task is not None else None
     bind_correlation_id(cid)
     structlog.contextvars.bind_contextvars(task=getattr(task, "name", None), task_id=task_id)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def test_correlation_id_travels_in_task_headers(redis_db: Any) -> None:
         noop.apply_async(connection=conn, queue="default")
     raw = redis_db.lpop("default")
     message = json.loads(raw)
-    assert message["headers"]["correlation_id"] == "corr-123"
+    assert message["headers"]["tote_correlation_id"] == "corr-123"
 
 
 @pytest.mark.django_db
@@ -125,3 +126,26 @@ def test_seed_and_demo_are_idempotent(capsys: Any) -> None:
     call_command("load_demo")
     assert (User.objects.count(), Transaction.objects.count()) == counts
     assert User.objects.filter(username="operator", is_superuser=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_worker_logs_under_the_publishers_correlation_id(redis_db: Any) -> None:
+    from celery import shared_task
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+    from core.logging import bind_correlation_id, current_correlation_id
+
+    @shared_task(name="tests.record_correlation")
+    def record_correlation() -> None:
+        redis_db.set("seen-correlation", current_correlation_id() or "")
+
+    with start_worker(app, perform_ping_check=False, queues=["default"], loglevel="WARNING"):
+        bind_correlation_id("corr-worker-7")
+        record_correlation.apply_async(queue="default")
+        for _ in range(200):
+            if redis_db.get("seen-correlation"):
+                break
+            time.sleep(0.05)
+    assert redis_db.get("seen-correlation") == b"corr-worker-7"
