@@ -6,10 +6,9 @@ What it does:
 1. Creates its own database `tote_bench_placement` (dropped and made again), migrates it, and
    makes one player per client with money, and events with open markets.
 2. Starts the web server exactly as the Procfile's `web:` line does (uvicorn, WEB_CONCURRENCY
-   workers) against that database, with DATABASE_POOL=true (Django's psycopg pool). Under
-   uvicorn every request runs in a thread of its own, so make run's default (CONN_MAX_AGE=60,
-   no pool) keeps one PostgreSQL connection per request and runs out of connections at 32
-   clients ("too many clients already"); `--no-pool` reproduces that default.
+   workers, WEB_THREADS threads each) against that database, with DEBUG off and Django's psycopg
+   pool (DATABASE_POOL, make run's default). `--no-pool` runs it with one connection per thread
+   instead, which can run PostgreSQL out of connections at 32 clients.
 3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `tote_bench_pgbench`.
 4. Runs <clients> concurrent HTTP clients, each with its own keep-alive connection and JWT,
    placing singles (`POST /api/bets` with a fresh Idempotency-Key) on random selections for
@@ -78,6 +77,8 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "FAST_PASSWORD_HASHER": "1",
             "JWT_ACCESS_MINUTES": "120",
+            # As in production: no per-query debug bookkeeping, no browsable API.
+            "DEBUG": "false",
             "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
             "WEB_HOST": "127.0.0.1",
             "WEB_PORT": str(args.port),

@@ -108,7 +108,7 @@ if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=not TESTING):
 if env.bool("DATABASE_POOL", default=not TESTING):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
-        "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        "max_size": env.int("DATABASE_POOL_MAX", default=24),
         "timeout": env.int("DATABASE_POOL_TIMEOUT_S", default=10),
     }
 else:
@@ -236,6 +236,8 @@ IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 HEALTH_WORKER_PING_TIMEOUT_S = env.float("HEALTH_WORKER_PING_TIMEOUT_S", default=1.0)
 HEALTH_BEAT_MAX_AGE_S = env.int("HEALTH_BEAT_MAX_AGE_S", default=120)
 OUTBOUND_HTTP_TIMEOUT_S = env.float("OUTBOUND_HTTP_TIMEOUT_S", default=10.0)
+# Threads per web process serving HTTP (config/asgi.py); keep DATABASE_POOL_MAX at least this.
+WEB_THREADS = env.int("WEB_THREADS", default=16)
 DEMO_OPERATOR_USERNAME = env.str("DEMO_OPERATOR_USERNAME", default="operator")
 DEMO_OPERATOR_PASSWORD = env.str("DEMO_OPERATOR_PASSWORD", default="operator-demo-password")
 SIMULATED_DEPOSITS_ENABLED = env.bool("SIMULATED_DEPOSITS_ENABLED", default=not PRODUCTION)
