@@ -44,3 +44,17 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     else:
         registry = DEFAULT_REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+# --- Payouts ---
+PAYOUT_RUNS = Counter("tote_payout_runs_total", "Payout batch runs by final status", ["status"])
+PAYOUT_RUN_SECONDS = Histogram(
+    "tote_payout_run_seconds",
+    "Duration of payout batch runs",
+    buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800),
+)
+PAYOUT_STRIPE_SECONDS = Histogram(
+    "tote_payout_stripe_seconds",
+    "Duration of one Stripe transfer attempt",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

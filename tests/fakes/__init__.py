@@ -8,4 +8,8 @@ default port).
 
 from __future__ import annotations
 
-FAKES: dict[str, tuple[str, int]] = {}
+from django.conf import settings
+
+FAKES: dict[str, tuple[str, int]] = {
+    "stripe": ("tests.fakes.stripe", settings.FAKE_PORT_BASE + 4),
+}
