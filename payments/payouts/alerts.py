@@ -206,9 +206,19 @@ def alert_notify(*, alert_id: int) -> list[str]:
         headers = {"Content-Type": "application/json"}
         if settings.PAYOUT_ALERT_WEBHOOK_SECRET:
             headers[SIGNATURE_HEADER] = sign(body_bytes, secret=settings.PAYOUT_ALERT_WEBHOOK_SECRET)
-        client = HttpClient(service="payout-alert-webhook", base_url=url, timeout_s=5, retries=2, backoff_s=0.2)
+        parts = urlparse(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += f"?{parts.query}"
+        client = HttpClient(
+            service="payout-alert-webhook",
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            timeout_s=5,
+            retries=2,
+            backoff_s=0.2,
+        )
         try:
-            response = client.request("POST", "", content=body_bytes, headers=headers)
+            response = client.request("POST", target, content=body_bytes, headers=headers)
             if response.status_code >= 300:
                 errors.append(f"{url}: HTTP {response.status_code}")
         except (UpstreamUnavailable, ApplicationError) as exc:

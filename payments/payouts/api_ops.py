@@ -249,6 +249,8 @@ class PayoutMonitoringView(APIView):
 
     @extend_schema(operation_id="payout_monitoring_action", request=Action, responses={200: dict})
     def post(self, request: Request) -> Response:
+        # triggerPayouts hashes the raw body for its Idempotency-Key: read it before DRF parses it.
+        _ = request.body
         action = self.Action(data=request.data)
         action.is_valid(raise_exception=True)
         a = action.validated_data

@@ -82,7 +82,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> tuple[st
         row.outcome = outcome
         row.payout = payout
         row.save(update_fields=["outcome", "payout"])
-    log.info("payouts.webhook", event=event["id"], type=event_type, outcome=outcome)
+    log.info("payouts.webhook", event_id=event["id"], type=event_type, outcome=outcome)
     return outcome, False
 
 
