@@ -140,6 +140,8 @@ class RunContext:
     run_pk: int
     correlation_id: str
     stop_reason: str = ""
+    # System accounts per currency, looked up once per run (the workers post to them).
+    accounts: dict[str, services.PaidAccounts] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stop(self, reason: str) -> None:
@@ -270,7 +272,13 @@ def _apply(claim: Claim, result: TransferResult, permit: Permit, ctx: RunContext
     ms = result.elapsed_ms
     if result.outcome is Outcome.PAID:
         breaker.record_success()
-        done = services.payout_record_paid(payout_id=claim.id, transfer_id=result.transfer_id, elapsed_ms=ms)
+        done = services.payout_record_paid(
+            payout_id=claim.id,
+            transfer_id=result.transfer_id,
+            elapsed_ms=ms,
+            money=(claim.amount, claim.currency),
+            accounts=ctx.accounts.get(claim.currency),
+        )
         return Attempt(claim.id, "paid" if done else "skipped", claim.amount, claim.currency)
     if result.outcome is Outcome.DECLINED:
         breaker.record_success()  # Stripe answered: it is up
@@ -448,6 +456,8 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
             )
             if not claims:
                 break
+            for currency in {c.currency for c in claims} - set(ctx.accounts):
+                ctx.accounts[currency] = services.paid_accounts(currency)
             if pool is not None:
                 batch = pool.map(lambda claim: _attempt(claim, ctx), claims)
             else:

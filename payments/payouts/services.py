@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -282,32 +283,53 @@ def return_hold_in_tx(*, payout_id: int, reason: str) -> int:
     return tx_id
 
 
-def _post_paid(payout: Payout) -> int:
-    clearing = system_account(kind=Account.Kind.PAYOUT_CLEARING, currency=payout.currency)
-    outside = system_account(kind=Account.Kind.BANK_CLEARING, currency=payout.currency)
+@dataclass(frozen=True)
+class PaidAccounts:
+    """The two system accounts a paid payout moves money between, for one currency."""
+
+    clearing: int
+    outside: int
+
+
+def paid_accounts(currency: str) -> PaidAccounts:
+    return PaidAccounts(
+        clearing=system_account(kind=Account.Kind.PAYOUT_CLEARING, currency=currency).pk,
+        outside=system_account(kind=Account.Kind.BANK_CLEARING, currency=currency).pk,
+    )
+
+
+def _post_paid(*, payout_id: int, amount: int, currency: str, transfer_id: str, accounts: PaidAccounts | None) -> int:
+    accounts = accounts or paid_accounts(currency)
     return entry_post(
         Entry(
-            key=f"payout:{payout.pk}:paid",
+            key=f"payout:{payout_id}:paid",
             kind="payout_paid",
-            lines=[
-                Line(clearing.pk, -payout.amount, payout.currency),
-                Line(outside.pk, payout.amount, payout.currency),
-            ],
-            reference=f"payout:{payout.pk}",
+            lines=[Line(accounts.clearing, -amount, currency), Line(accounts.outside, amount, currency)],
+            reference=f"payout:{payout_id}",
             description="Payout sent through Stripe",
-            metadata={"payout": payout.pk, "transfer": payout.stripe_transfer_id},
+            metadata={"payout": payout_id, "transfer": transfer_id},
         )
     )
 
 
-def mark_paid_in_tx(*, payout_id: int, transfer_id: str, old: Iterable[str], **fields: Any) -> bool:
+def mark_paid_in_tx(
+    *,
+    payout_id: int,
+    transfer_id: str,
+    old: Iterable[str],
+    money: tuple[int, str] | None = None,
+    accounts: PaidAccounts | None = None,
+    **fields: Any,
+) -> bool:
+    """PAID, and `payout:<id>:paid`. A batch run passes the amount and the accounts it knows."""
     now = timezone.now()
     values: dict[str, Any] = {"paid_at": now, "claimed_at": None, "next_attempt_at": None, **fields}
     if transfer_id:
         values["stripe_transfer_id"] = transfer_id
     if not _cas(payout_id, old, S.PAID, **values):
         return False
-    _post_paid(Payout.objects.get(pk=payout_id))
+    amount, currency = money or Payout.objects.values_list("amount", "currency").get(pk=payout_id)
+    _post_paid(payout_id=payout_id, amount=amount, currency=currency, transfer_id=transfer_id, accounts=accounts)
     return True
 
 
@@ -364,12 +386,21 @@ def return_paid_in_tx(*, payout_id: int, code: str, message: str, flag_payee: bo
 # --- Outcomes of one attempt (each in its own transaction) ------------------------------------
 
 
-def payout_record_paid(*, payout_id: int, transfer_id: str, elapsed_ms: int | None = None) -> bool:
+def payout_record_paid(
+    *,
+    payout_id: int,
+    transfer_id: str,
+    elapsed_ms: int | None = None,
+    money: tuple[int, str] | None = None,
+    accounts: PaidAccounts | None = None,
+) -> bool:
     with transaction.atomic(durable=True):
         return mark_paid_in_tx(
             payout_id=payout_id,
             transfer_id=transfer_id,
             old=[S.PROCESSING],
+            money=money,
+            accounts=accounts,
             last_attempt_ms=elapsed_ms,
             last_error_code="",
             last_error_message="",
