@@ -43,13 +43,39 @@ class ReadOnlyMixin:
         return False
 
 
+class PayeeForm(forms.ModelForm):
+    class Meta:
+        model = Payee
+        fields = ["stripe_account_id"]
+
+    def clean_stripe_account_id(self) -> str:
+        value = str(self.cleaned_data["stripe_account_id"]).strip()
+        if not services.ACCOUNT_ID.match(value):
+            raise forms.ValidationError("A Stripe connected account id looks like acct_1A2b3C.")
+        return value
+
+
 @admin.register(Payee)
-class PayeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PayeeAdmin(admin.ModelAdmin):
+    """An operator fixes a destination here (the account id), then clears the flag."""
+
     list_display = ["id", "user", "stripe_account_id", "status", "flag_code", "flagged_at", "updated_at"]
     list_filter = ["status", "flag_code"]
     search_fields = ["user__username", "user__email", "stripe_account_id"]
     list_select_related = ["user"]
+    form = PayeeForm
+    fields = ["user", "stripe_account_id", "status", "flag_code", "flag_reason", "flagged_at", "updated_at"]
+    readonly_fields = ["user", "status", "flag_code", "flag_reason", "flagged_at", "updated_at"]
     actions = ["clear_flag"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Payee, form: Any, change: bool) -> None:
+        services.payee_link(user_id=obj.user_id, stripe_account_id=obj.stripe_account_id)
 
     @admin.action(description="Clear the flag (destination fixed)")
     def clear_flag(self, request: HttpRequest, queryset: QuerySet[Payee]) -> None:

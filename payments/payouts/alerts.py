@@ -79,7 +79,7 @@ def alert_config_update(*, fields: dict[str, Any]) -> PayoutAlertConfig:
             errors[name] = "zero or more"
     if errors:
         raise ValidationFailed("The alert settings are not valid.", details={"fields": errors})
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         config = alert_config()
         for name, value in fields.items():
             setattr(config, name, value)

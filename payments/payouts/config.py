@@ -44,6 +44,9 @@ def limits_for(currency: str) -> Limits:
     )
 
 
+MAX_RETRY_DELAY_S = 6 * 3600
+
+
 def retry_delay_s(attempts: int) -> int:
-    """Backoff after the n-th failed attempt: PAYOUT_RETRY_DELAY_S, doubling."""
-    return int(settings.PAYOUT_RETRY_DELAY_S) * 2 ** max(attempts - 1, 0)
+    """Backoff after the n-th failed attempt: PAYOUT_RETRY_DELAY_S, doubling (at most 6 hours)."""
+    return min(int(settings.PAYOUT_RETRY_DELAY_S) * 2 ** min(max(attempts - 1, 0), 20), MAX_RETRY_DELAY_S)

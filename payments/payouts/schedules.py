@@ -196,7 +196,7 @@ def payout_schedule_store(*, schedule: PayoutSchedule) -> PayoutSchedule:
     """Validate and save a schedule, and write its beat entry in the same transaction."""
     schedule_validate(schedule)
     schedule.updated_at = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         schedule.save()
         _write_beat(schedule)
     return schedule
@@ -218,7 +218,7 @@ def payout_schedule_update(*, schedule_id: int | None, fields: dict[str, object]
 
 
 def payout_schedule_delete(*, schedule_id: int) -> None:
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         schedule = PayoutSchedule.objects.select_for_update().filter(pk=schedule_id).first()
         if schedule is None:
             return

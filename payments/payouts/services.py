@@ -51,7 +51,7 @@ def payee_link(*, user_id: int, stripe_account_id: str) -> Payee:
             details={"stripe_account_id": stripe_account_id},
         )
     now = timezone.now()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         try:
             with transaction.atomic():
                 return Payee.objects.create(user_id=user_id, stripe_account_id=account, created_at=now, updated_at=now)

@@ -49,7 +49,7 @@ DEFAULT_WEBHOOK_SECRET = "whsec_tote_local_fake"
 # Demo accounts with a fixed behaviour (used by payments/payouts/demo.py).
 DEMO_SCRIPTS: dict[str, list[str]] = {
     "acct_1DemoClosed": ["decline:account_closed"] * 20,
-    "acct_1DemoFlaky": ["rate_limit", "ok", "server_error", "ok"] * 5,
+    "acct_1DemoFlaky": ["rate_limit", "ok"] * 10,
 }
 BANK_FAILS = {"acct_1DemoBankFails": "account_closed"}
 RETRYABLE_CODES = frozenset({"rate_limit", "lock_timeout", "could_not_process"})

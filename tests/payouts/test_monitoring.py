@@ -263,3 +263,47 @@ def test_the_operator_page(
     assert client.get("/admin/payments/payoutrun/").status_code == 200
     for model in ("payout", "payee", "payoutalert", "payoutschedule", "stripeevent", "payoutalertconfig"):
         assert client.get(f"/admin/payments/{model}/").status_code == 200, model
+
+
+def test_an_operator_fixes_a_destination_then_clears_the_flag(payout_user: Any, client: Any) -> None:
+    from payments.models import Payee
+    from users.models import User
+
+    operator = User.objects.create_superuser(username="ops2", email="ops2@example.com", password="pw-for-ops-123")
+    client.force_login(operator)
+    payee = Payee.objects.get(user=payout_user)
+    Payee.objects.filter(pk=payee.pk).update(status=Payee.Status.FLAGGED, flag_code="account_closed")
+    url = f"/admin/payments/payee/{payee.pk}/change/"
+
+    refused = client.post(url, {"stripe_account_id": "not-an-account"})
+    assert refused.status_code == 200 and "looks like acct_" in refused.content.decode()
+    assert client.post(url, {"stripe_account_id": "acct_1Fixed"}).status_code == 302
+    payee.refresh_from_db()
+    assert (payee.stripe_account_id, payee.status) == ("acct_1Fixed", "flagged")  # the flag is a separate step
+
+    client.post("/admin/payments/payee/", {"action": "clear_flag", "_selected_action": [payee.pk]})
+    payee.refresh_from_db()
+    assert payee.status == "active" and payee.flag_code == ""
+
+
+def test_the_admin_edits_the_alert_configuration(client: Any) -> None:
+    from payments.models import PayoutAlertConfig
+    from payments.payouts.alerts import alert_config
+    from users.models import User
+
+    client.force_login(User.objects.create_superuser(username="ops3", email="ops3@example.com", password="pw-ops-123"))
+    config = alert_config()
+    form = {
+        "enabled": "on",
+        "failure_rate_threshold": "7.5",
+        "pending_payout_threshold": "80",
+        "processing_delay_threshold_hours": "12",
+        "total_amount_threshold": "5000",
+        "notification_emails": '["ops@example.com"]',
+        "webhook_urls": "[]",
+    }
+    response = client.post(f"/admin/payments/payoutalertconfig/{config.pk}/change/", form)
+    assert response.status_code == 302
+    config = PayoutAlertConfig.objects.get()
+    assert (str(config.failure_rate_threshold), config.pending_payout_threshold) == ("7.50", 80)
+    assert config.notification_emails == ["ops@example.com"]

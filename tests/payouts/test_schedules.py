@@ -247,3 +247,33 @@ def test_the_command_reports_a_run_in_progress(fake_stripe: Any) -> None:
     finally:
         release.set()
         thread.join()
+
+
+def test_the_admin_writes_the_beat_entry_when_a_schedule_is_saved_or_deleted(client: Any) -> None:
+    from users.models import User
+
+    client.force_login(User.objects.create_superuser(username="ops", email="ops@example.com", password="pw-ops-123"))
+    form = {
+        "name": "weekly",
+        "enabled": "on",
+        "frequency": "weekly",
+        "day_of_week": "",
+        "day_of_month": "",
+        "hour": "10",
+        "minute": "30",
+        "timezone": "Europe/London",
+        "min_threshold": "25",
+        "batch_size": "10",
+        "max_retries": "3",
+        "notification_emails": "[]",
+    }
+    refused = client.post("/admin/payments/payoutschedule/add/", form)
+    assert refused.status_code == 200 and PayoutSchedule.objects.count() == 0  # weekly needs a day
+
+    assert client.post("/admin/payments/payoutschedule/add/", form | {"day_of_week": "3"}).status_code == 302
+    schedule = PayoutSchedule.objects.get()
+    task = PeriodicTask.objects.get(pk=schedule.periodic_task_id)
+    assert (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == ("3", "10,11", "30")
+
+    assert client.post(f"/admin/payments/payoutschedule/{schedule.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
