@@ -243,6 +243,7 @@ def fake_url(offset: int) -> str:
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_TIMEOUT_S = env.float("STRIPE_TIMEOUT_S", default=10.0)
+STRIPE_PROXY = env.str("STRIPE_PROXY", default="")  # Stripe calls ignore HTTP(S)_PROXY; set this instead
 # Unset in production: the webhook endpoint answers 503 rather than trusting a known secret.
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="" if PRODUCTION else "whsec_tote_local_fake")
 STRIPE_WEBHOOK_TOLERANCE_S = env.int("STRIPE_WEBHOOK_TOLERANCE_S", default=300)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAdminUser
@@ -41,6 +42,7 @@ class PayoutOutput(serializers.ModelSerializer[Payout]):
             "failed_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_amount(self, obj: Payout) -> dict[str, object]:
         return money(obj.amount, obj.currency)
 
@@ -54,6 +56,7 @@ class PayeeOutput(serializers.ModelSerializer[Payee]):
 class PayoutDestinationView(APIView):
     """The caller's Stripe connected account (acct_...), where withdrawals are paid."""
 
+    @extend_schema_serializer(component_name="PayoutDestinationInput")
     class Input(serializers.Serializer[Any]):
         stripe_account_id = serializers.CharField(max_length=64)
 
@@ -79,6 +82,7 @@ class WithdrawalsView(ListAPIView[Payout]):
 
     serializer_class = PayoutOutput
 
+    @extend_schema_serializer(component_name="WithdrawalInput")
     class Input(serializers.Serializer[Any]):
         amount = serializers.IntegerField(min_value=1, max_value=10**15)
         currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
@@ -103,23 +107,33 @@ class WithdrawalCancelView(APIView):
         return Response(PayoutOutput(payout).data)
 
 
-class WithdrawalDecisionView(APIView):
-    """Staff: approve (maker-checker: not the requester) or reject a withdrawal above the threshold."""
+class WithdrawalDecisionInput(serializers.Serializer[Any]):
+    note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class WithdrawalApproveView(APIView):
+    """Staff: release a withdrawal above the threshold (maker-checker: not its requester)."""
 
     permission_classes = [IsAdminUser]
-    decision = ""
 
-    class Input(serializers.Serializer[Any]):
-        note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-
-    @extend_schema(operation_id="withdrawal_decide", request=Input, responses={200: PayoutOutput})
+    @extend_schema(operation_id="withdrawal_approve", request=WithdrawalDecisionInput, responses={200: PayoutOutput})
     @idempotent
     def post(self, request: Request, payout_id: int) -> Response:
-        data = self.Input(data=request.data or {})
+        payout = services.payout_approve(payout_id=payout_id, approver_id=request_user_id(request))
+        return Response(PayoutOutput(payout).data)
+
+
+class WithdrawalRejectView(APIView):
+    """Staff: refuse a withdrawal waiting for approval; the money goes back to the wallet."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(operation_id="withdrawal_reject", request=WithdrawalDecisionInput, responses={200: PayoutOutput})
+    @idempotent
+    def post(self, request: Request, payout_id: int) -> Response:
+        data = WithdrawalDecisionInput(data=request.data or {})
         data.is_valid(raise_exception=True)
-        operator = request_user_id(request)
-        if self.decision == "approve":
-            payout = services.payout_approve(payout_id=payout_id, approver_id=operator)
-        else:
-            payout = services.payout_reject(payout_id=payout_id, operator_id=operator, note=data.validated_data["note"])
+        payout = services.payout_reject(
+            payout_id=payout_id, operator_id=request_user_id(request), note=data.validated_data["note"]
+        )
         return Response(PayoutOutput(payout).data)

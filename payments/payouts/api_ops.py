@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
@@ -187,12 +187,14 @@ def _mapped(serializer: Any, raw: Any) -> dict[str, Any]:
 class PayoutMonitoringView(APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema_serializer(component_name="PayoutMonitoringQuery")
     class Query(serializers.Serializer[Any]):
         includeHistory = serializers.BooleanField(default=False)  # noqa: N815
         includeAlerts = serializers.BooleanField(default=True)  # noqa: N815
         includeMetrics = serializers.BooleanField(default=True)  # noqa: N815
         historyLimit = serializers.IntegerField(min_value=1, max_value=200, default=20)  # noqa: N815
 
+    @extend_schema_serializer(component_name="PayoutMonitoringAction")
     class Action(serializers.Serializer[Any]):
         action = serializers.ChoiceField(
             choices=[
@@ -340,6 +342,7 @@ class CronAutomatedPayoutsView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="CronPayoutsInput")
     class Input(serializers.Serializer[Any]):
         forceRun = serializers.BooleanField(default=False)  # noqa: N815
         dryRun = serializers.BooleanField(default=False)  # noqa: N815

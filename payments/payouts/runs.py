@@ -16,8 +16,8 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -174,13 +174,10 @@ class WorkerPool:
         finally:
             connections.close_all()
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        futures: list[Future[R]] = []
-        for item in items:
-            future: Future[R] = Future()
-            self._tasks.put((fn, item, future))
-            futures.append(future)
-        return [f.result() for f in futures]
+    def submit(self, fn: Callable[[T], R], item: T) -> Future[R]:
+        future: Future[R] = Future()
+        self._tasks.put((fn, item, future))
+        return future
 
     def close(self) -> None:
         for _ in self._threads:
@@ -436,8 +433,29 @@ def payout_run_execute(options: RunOptions) -> RunReport | None:
 
 
 def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: list[Attempt]) -> None:
+    """Claim a batch, hand it to the workers, and claim the next one as soon as a worker is about
+    to be idle, so that the calls in flight stay at the concurrency without waiting for the
+    slowest call of each batch. A half-open breaker's trial call goes alone."""
     pool = WorkerPool(run.concurrency, ctx.correlation_id) if run.concurrency > 1 else None
     deadline = time.monotonic() + settings.PAYOUT_RUN_TIME_LIMIT_S
+    in_flight: list[Future[Attempt]] = []
+
+    def collect(*, until: int) -> None:
+        """Wait until at most `until` attempts are unfinished; record the finished ones."""
+        while in_flight:
+            done = [f for f in in_flight if f.done()]
+            if len(in_flight) - len(done) > until and not done:
+                wait(in_flight, return_when=FIRST_COMPLETED)
+                continue
+            for future in done:
+                in_flight.remove(future)
+                result = future.result()
+                attempts.append(result)
+                if result.result == "released":
+                    ctx.stop("circuit breaker open")
+            if len(in_flight) <= until:
+                return
+
     try:
         while not ctx.stop_reason:
             if time.monotonic() > deadline:
@@ -447,6 +465,9 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
             if state is BreakerState.OPEN:
                 ctx.stop("circuit breaker open")
                 break
+            if state is BreakerState.HALF_OPEN and in_flight:
+                collect(until=0)
+                continue
             claims = _claim(
                 run_pk=run.pk,
                 limit=1 if state is BreakerState.HALF_OPEN else run.batch_size,
@@ -458,16 +479,18 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
                 break
             for currency in {c.currency for c in claims} - set(ctx.accounts):
                 ctx.accounts[currency] = services.paid_accounts(currency)
-            if pool is not None:
-                batch = pool.map(lambda claim: _attempt(claim, ctx), claims)
-            else:
+            if pool is None:
                 batch = [_attempt(claim, ctx) for claim in claims]
-            attempts.extend(batch)
-            if any(a.result == "released" for a in batch):
-                ctx.stop("circuit breaker open")
+                attempts.extend(batch)
+                if any(a.result == "released" for a in batch):
+                    ctx.stop("circuit breaker open")
+                continue
+            in_flight.extend(pool.submit(lambda claim: _attempt(claim, ctx), claim) for claim in claims)
+            collect(until=0 if state is BreakerState.HALF_OPEN else run.concurrency)
+        collect(until=0)
     finally:
         if pool is not None:
-            pool.close()
+            pool.close()  # every attempt handed out finishes (or is released once the run stops)
 
 
 def _finish(run: PayoutRun, ctx: RunContext, attempts: list[Attempt], crashed: str, elapsed_s: float) -> PayoutRun:

@@ -8,12 +8,12 @@ urlpatterns = [
     path("withdrawals/<int:payout_id>/cancel", api.WithdrawalCancelView.as_view(), name="withdrawal-cancel"),
     path(
         "admin/withdrawals/<int:payout_id>/approve",
-        api.WithdrawalDecisionView.as_view(decision="approve"),
+        api.WithdrawalApproveView.as_view(),
         name="withdrawal-approve",
     ),
     path(
         "admin/withdrawals/<int:payout_id>/reject",
-        api.WithdrawalDecisionView.as_view(decision="reject"),
+        api.WithdrawalRejectView.as_view(),
         name="withdrawal-reject",
     ),
     path("admin/payout-monitoring", api_ops.PayoutMonitoringView.as_view(), name="payout-monitoring"),

@@ -98,3 +98,26 @@ def test_withdrawals_racing_past_the_daily_limit(settings: Any, payout_user: Any
 
     assert sum(isinstance(r, Payout) for r in results) == 2
     assert {r.code for r in results if isinstance(r, ApplicationError)} == {"daily_limit_exceeded"}
+
+
+def test_the_breaker_stops_a_concurrent_run_and_nothing_is_lost(
+    settings: Any, fake_stripe: FakeStripe, payout_user: Any, request_payout: Any, run: Any
+) -> None:
+    settings.PAYOUT_MAX_CONCURRENCY = 3
+    settings.PAYOUT_BATCH_SIZE = 4
+    settings.PAYOUT_BREAKER_FAILURES = 3
+    fake_stripe.latency_ms = 20
+    fake_stripe.script(f"acct_1T{payout_user.pk:06d}", *["unavailable"] * 30)
+    for _ in range(12):
+        request_payout(payout_user, 2_500)
+
+    report = run()
+
+    assert report.status == "stopped" and report.stop_reason == "circuit breaker open"
+    sent = len(fake_stripe.transfer_requests())
+    assert 3 <= sent <= 6  # the third failure opens it; calls already in flight finish
+    tried = Payout.objects.filter(attempts=1)
+    assert tried.count() == sent and set(tried.values_list("status", flat=True)) == {Payout.Status.QUEUED}
+    assert Payout.objects.filter(attempts=0, status=Payout.Status.QUEUED).count() == 12 - sent
+    assert wallet(payout_user) == 100_000 - 12 * 2_500  # every hold still held
+    assert_books_clean()

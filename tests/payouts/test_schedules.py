@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
@@ -121,7 +122,13 @@ def test_an_invalid_schedule_is_refused_and_nothing_is_written() -> None:
 
 def test_a_tick_runs_each_occurrence_once(fake_stripe: Any, payout_user: Any, request_payout: Any) -> None:
     schedule = payout_schedule_store(
-        schedule=_schedule(timezone="America/New_York", hour=2, minute=30, min_threshold=Decimal("10"))
+        schedule=_schedule(
+            timezone="America/New_York",
+            hour=2,
+            minute=30,
+            min_threshold=Decimal("10"),
+            notification_emails=["payouts-team@example.com"],
+        )
     )
     with time_machine.travel("2026-03-08 07:29Z", tick=False):
         payout = request_payout(payout_user, 5_000)
@@ -138,6 +145,8 @@ def test_a_tick_runs_each_occurrence_once(fake_stripe: Any, payout_user: Any, re
     assert (run.trigger, run.schedule_id) == ("schedule", schedule.pk)
     assert run.next_scheduled_at == _utc("2026-03-09 06:30")
     assert Payout.objects.get(pk=payout.pk).status == Payout.Status.PAID
+    (summary,) = mail.outbox
+    assert summary.to == ["payouts-team@example.com"] and "1/1 paid" in summary.subject
 
 
 def test_a_missed_occurrence_past_the_grace_period_is_skipped(settings: Any) -> None:

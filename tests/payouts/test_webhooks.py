@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from ledger.models import Account, Transaction
 from ledger.services import Entry, Line, entries_post, receivable_for, system_account
 from payments.models import Payee, Payout, StripeEvent
-from payments.payouts.runs import payout_transfer_reversal_push
+from payments.payouts.runs import payout_transfer_reversal_push, payouts_sweep
 from tests.fakes.stripe import FakeStripe
 from tests.payouts.helpers import assert_books_clean, ledger_keys, receivable, system_balance, wallet
 
@@ -102,7 +102,8 @@ def test_a_paid_payout_turning_failed_returns_the_money_once(
 
     # The platform pulls the money back from the connected account.
     assert paid.transfer_reversal_pending
-    assert payout_transfer_reversal_push(payout_id=paid.pk) == "reversed"
+    assert payouts_sweep()["reversals"] == {paid.pk: "reversed"}  # the periodic sweep asks Stripe
+    assert payout_transfer_reversal_push(payout_id=paid.pk) == "nothing_to_do"
     assert fake_stripe.transfers[paid.stripe_transfer_id]["reversed"] is True
     paid.refresh_from_db()
     assert not paid.transfer_reversal_pending and paid.stripe_reversal_id.startswith("trr_")
