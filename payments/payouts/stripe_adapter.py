@@ -81,7 +81,7 @@ def api_base() -> str:
     key = settings.STRIPE_SECRET_KEY
     if key.startswith(LIVE_KEY_PREFIXES) or settings.PRODUCTION:
         return "https://api.stripe.com"
-    return settings.fake_url(4)
+    return f"http://127.0.0.1:{settings.FAKE_PORT_BASE + 4}"  # config.settings.fake_url(4)
 
 
 def _api_key() -> str:
