@@ -133,6 +133,12 @@ class Attempt:
     currency: str
     code: str = ""
     message: str = ""
+    # A transfer Stripe made that the run still has to record (PAID_UNRECORDED), in bulk.
+    transfer_id: str = ""
+    elapsed_ms: int | None = None
+
+
+PAID_UNRECORDED = "paid_unrecorded"
 
 
 @dataclass
@@ -269,14 +275,10 @@ def _apply(claim: Claim, result: TransferResult, permit: Permit, ctx: RunContext
     ms = result.elapsed_ms
     if result.outcome is Outcome.PAID:
         breaker.record_success()
-        done = services.payout_record_paid(
-            payout_id=claim.id,
-            transfer_id=result.transfer_id,
-            elapsed_ms=ms,
-            money=(claim.amount, claim.currency),
-            accounts=ctx.accounts.get(claim.currency),
+        # Recorded by the run in bulk (`_Recorder`): one transaction for many, not one each.
+        return Attempt(
+            claim.id, PAID_UNRECORDED, claim.amount, claim.currency, transfer_id=result.transfer_id, elapsed_ms=ms
         )
-        return Attempt(claim.id, "paid" if done else "skipped", claim.amount, claim.currency)
     if result.outcome is Outcome.DECLINED:
         breaker.record_success()  # Stripe answered: it is up
         services.payout_record_failed(
@@ -432,6 +434,43 @@ def payout_run_execute(options: RunOptions) -> RunReport | None:
     return RunReport.from_run(run)
 
 
+class _Recorder:
+    """Collects the attempts of a run and writes the paid ones in bulk (services.payouts_record_paid_bulk).
+
+    Until written, a paid payout stays PROCESSING: if the run dies first, the next run sends it
+    again with the same key and Stripe replays the transfer, which is then recorded."""
+
+    def __init__(self, ctx: RunContext, attempts: list[Attempt], flush_at: int) -> None:
+        self.ctx, self.attempts, self.flush_at = ctx, attempts, max(flush_at, 1)
+        self.unrecorded: list[Attempt] = []
+
+    def add(self, attempt: Attempt) -> None:
+        if attempt.result == PAID_UNRECORDED:
+            self.unrecorded.append(attempt)
+            if len(self.unrecorded) >= self.flush_at:
+                self.flush()
+            return
+        self.attempts.append(attempt)
+        if attempt.result == "released":
+            self.ctx.stop("circuit breaker open")
+
+    def flush(self) -> None:
+        if not self.unrecorded:
+            return
+        moved = services.payouts_record_paid_bulk(
+            paid=[
+                services.PaidTransfer(a.payout_id, a.amount, a.currency, a.transfer_id, a.elapsed_ms)
+                for a in self.unrecorded
+            ],
+            accounts=self.ctx.accounts,
+        )
+        for a in self.unrecorded:
+            self.attempts.append(
+                Attempt(a.payout_id, "paid" if a.payout_id in moved else "skipped", a.amount, a.currency)
+            )
+        self.unrecorded = []
+
+
 def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: list[Attempt]) -> None:
     """Claim a batch, hand it to the workers, and claim the next one as soon as a worker is about
     to be idle, so that the calls in flight stay at the concurrency without waiting for the
@@ -439,6 +478,7 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
     pool = WorkerPool(run.concurrency, ctx.correlation_id) if run.concurrency > 1 else None
     deadline = time.monotonic() + settings.PAYOUT_RUN_TIME_LIMIT_S
     in_flight: list[Future[Attempt]] = []
+    recorder = _Recorder(ctx, attempts, flush_at=run.batch_size)
 
     def collect(*, until: int) -> None:
         """Wait until at most `until` attempts are unfinished; record the finished ones."""
@@ -449,10 +489,7 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
                 continue
             for future in done:
                 in_flight.remove(future)
-                result = future.result()
-                attempts.append(result)
-                if result.result == "released":
-                    ctx.stop("circuit breaker open")
+                recorder.add(future.result())
             if len(in_flight) <= until:
                 return
 
@@ -480,14 +517,14 @@ def _process(run: PayoutRun, ctx: RunContext, options: RunOptions, attempts: lis
             for currency in {c.currency for c in claims} - set(ctx.accounts):
                 ctx.accounts[currency] = services.paid_accounts(currency)
             if pool is None:
-                batch = [_attempt(claim, ctx) for claim in claims]
-                attempts.extend(batch)
-                if any(a.result == "released" for a in batch):
-                    ctx.stop("circuit breaker open")
+                for claim in claims:
+                    recorder.add(_attempt(claim, ctx))
+                recorder.flush()
                 continue
             in_flight.extend(pool.submit(lambda claim: _attempt(claim, ctx), claim) for claim in claims)
             collect(until=0 if state is BreakerState.HALF_OPEN else run.concurrency)
         collect(until=0)
+        recorder.flush()
     finally:
         if pool is not None:
             pool.close()  # every attempt handed out finishes (or is released once the run stops)

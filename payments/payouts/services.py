@@ -14,20 +14,29 @@ Every status change is a compare-and-set on the old status; a lost race changes 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, InsufficientFunds, NotFound, ValidationFailed
 from ledger.currencies import get_currency, validate_amount
 from ledger.models import Account, Transaction
-from ledger.services import Entry, Line, entry_post, receivable_for, reversal_post, system_account, wallet_for
+from ledger.services import (
+    Entry,
+    Line,
+    entries_post,
+    entry_post,
+    receivable_for,
+    reversal_post,
+    system_account,
+    wallet_for,
+)
 from payments.models import Payee, Payout
 from payments.payouts.config import limits_for
 from realtime.outbox import event_emit
@@ -298,17 +307,21 @@ def paid_accounts(currency: str) -> PaidAccounts:
     )
 
 
+def _paid_entry(*, payout_id: int, amount: int, currency: str, transfer_id: str, accounts: PaidAccounts) -> Entry:
+    return Entry(
+        key=f"payout:{payout_id}:paid",
+        kind="payout_paid",
+        lines=[Line(accounts.clearing, -amount, currency), Line(accounts.outside, amount, currency)],
+        reference=f"payout:{payout_id}",
+        description="Payout sent through Stripe",
+        metadata={"payout": payout_id, "transfer": transfer_id},
+    )
+
+
 def _post_paid(*, payout_id: int, amount: int, currency: str, transfer_id: str, accounts: PaidAccounts | None) -> int:
     accounts = accounts or paid_accounts(currency)
     return entry_post(
-        Entry(
-            key=f"payout:{payout_id}:paid",
-            kind="payout_paid",
-            lines=[Line(accounts.clearing, -amount, currency), Line(accounts.outside, amount, currency)],
-            reference=f"payout:{payout_id}",
-            description="Payout sent through Stripe",
-            metadata={"payout": payout_id, "transfer": transfer_id},
-        )
+        _paid_entry(payout_id=payout_id, amount=amount, currency=currency, transfer_id=transfer_id, accounts=accounts)
     )
 
 
@@ -405,6 +418,60 @@ def payout_record_paid(
             last_error_code="",
             last_error_message="",
         )
+
+
+@dataclass(frozen=True)
+class PaidTransfer:
+    payout_id: int
+    amount: int
+    currency: str
+    transfer_id: str
+    elapsed_ms: int | None
+
+
+def payouts_record_paid_bulk(*, paid: Sequence[PaidTransfer], accounts: dict[str, PaidAccounts]) -> set[int]:
+    """Record many transfers Stripe made, in one transaction: PROCESSING -> PAID by one set-based
+    compare-and-set, and the `payout:<id>:paid` entries of those it moved in one ledger post.
+    Returns the ids it moved; a payout another writer got to first (a webhook) is left alone."""
+    if not paid:
+        return set()
+    rows = sorted(paid, key=lambda p: p.payout_id)
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE payments_payout p
+                   SET status = 'paid', stripe_transfer_id = v.transfer, last_attempt_ms = v.ms, paid_at = %s,
+                       claimed_at = NULL, next_attempt_at = NULL, last_error_code = '', last_error_message = '',
+                       updated_at = %s
+                  FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS v(id, transfer, ms)
+                 WHERE p.id = v.id AND p.status = 'processing'
+             RETURNING p.id
+                """,
+                [
+                    now,
+                    now,
+                    [r.payout_id for r in rows],
+                    [r.transfer_id for r in rows],
+                    [r.elapsed_ms for r in rows],
+                ],
+            )
+            moved = {int(row[0]) for row in cursor.fetchall()}
+        entries_post(
+            [
+                _paid_entry(
+                    payout_id=r.payout_id,
+                    amount=r.amount,
+                    currency=r.currency,
+                    transfer_id=r.transfer_id,
+                    accounts=accounts.get(r.currency) or paid_accounts(r.currency),
+                )
+                for r in rows
+                if r.payout_id in moved
+            ]
+        )
+    return moved
 
 
 def payout_record_retry(*, payout_id: int, code: str, message: str, delay_s: int, elapsed_ms: int | None) -> bool:
