@@ -406,3 +406,31 @@ def test_a_payout_left_processing_by_a_dead_run_is_paid_once(
     assert len(fake_stripe.transfers) == 1
     assert report.successful_payouts == 1
     assert_books_clean()
+
+
+def test_a_webhook_that_gets_there_first_leaves_nothing_to_record(
+    fake_stripe: Any, payout_user: Any, request_payout: Any
+) -> None:
+    from payments.payouts.services import PaidTransfer, paid_accounts, payouts_record_paid_bulk
+    from payments.payouts.webhooks import stripe_webhook_receive
+
+    first, second = request_payout(payout_user, 5_000), request_payout(payout_user, 2_500)
+    Payout.objects.filter(pk__in=[first.pk, second.pk]).update(status=Payout.Status.PROCESSING, attempts=1)
+    body, headers, _ = fake_stripe.build_event(
+        "payout.paid", {"id": "po_1", "object": "payout", "status": "paid", "metadata": {"payout_id": str(first.pk)}}
+    )
+    assert stripe_webhook_receive(payload=body, signature=headers["Stripe-Signature"]) == ("marked_paid", False)
+
+    moved = payouts_record_paid_bulk(
+        paid=[
+            PaidTransfer(first.pk, 5_000, "USD", "tr_first", 50),
+            PaidTransfer(second.pk, 2_500, "USD", "tr_second", 50),
+        ],
+        accounts={"USD": paid_accounts("USD")},
+    )
+
+    assert moved == {second.pk}
+    assert Transaction.objects.filter(idempotency_key=f"payout:{first.pk}:paid").count() == 1
+    assert Payout.objects.get(pk=second.pk).stripe_transfer_id == "tr_second"
+    assert system_balance("payout_clearing") == 0
+    assert_books_clean()
