@@ -409,3 +409,37 @@ BET_DAILY_STAKE_LIMIT = env.dict(
     default={"NGN": 500_000_000, "TZS": 2_500_000_000, "USD": 5_000_000, "USDC": 50_000_000_000},
 )
 BET_MAX_LEGS = env.int("BET_MAX_LEGS", default=15)
+
+# --- Payouts (Stripe) ---------------------------------------------------------------------------
+# Stripe: with no key (or a test key) and no STRIPE_API_BASE the adapter talks to the local fake
+# (fake_url(4)); a live key talks to api.stripe.com. Production never falls back to the fake.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_TIMEOUT_S = env.float("STRIPE_TIMEOUT_S", default=10.0)
+STRIPE_PROXY = env.str("STRIPE_PROXY", default="")  # Stripe calls ignore HTTP(S)_PROXY; set this instead
+# Unset in production: the webhook endpoint answers 503 rather than trusting a known secret.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="" if PRODUCTION else "whsec_tote_local_fake")
+STRIPE_WEBHOOK_TOLERANCE_S = env.int("STRIPE_WEBHOOK_TOLERANCE_S", default=300)
+
+PAYOUT_CURRENCIES = env.list("PAYOUT_CURRENCIES", default=["USD"])
+# Amounts below in the currency's major unit (25 = USD 25.00).
+PAYOUT_MIN_THRESHOLD = env.str("PAYOUT_MIN_THRESHOLD", default="25")
+PAYOUT_LIMIT_PER_PAYOUT = env.str("PAYOUT_LIMIT_PER_PAYOUT", default="5000")
+PAYOUT_LIMIT_PER_DAY = env.str("PAYOUT_LIMIT_PER_DAY", default="10000")
+PAYOUT_LIMIT_PER_MONTH = env.str("PAYOUT_LIMIT_PER_MONTH", default="50000")
+PAYOUT_APPROVAL_THRESHOLD = env.str("PAYOUT_APPROVAL_THRESHOLD", default="1000")
+PAYOUT_BATCH_SIZE = env.int("PAYOUT_BATCH_SIZE", default=10)
+PAYOUT_MAX_CONCURRENCY = env.int("PAYOUT_MAX_CONCURRENCY", default=5)
+PAYOUT_MAX_RETRIES = env.int("PAYOUT_MAX_RETRIES", default=3)
+PAYOUT_RETRY_DELAY_S = env.int("PAYOUT_RETRY_DELAY_S", default=30)
+PAYOUT_BREAKER_FAILURES = env.int("PAYOUT_BREAKER_FAILURES", default=5)
+PAYOUT_BREAKER_COOLDOWN_S = env.int("PAYOUT_BREAKER_COOLDOWN_S", default=60)
+PAYOUT_RUN_TIME_LIMIT_S = env.int("PAYOUT_RUN_TIME_LIMIT_S", default=1800)
+PAYOUT_SCHEDULE_GRACE_MIN = env.int("PAYOUT_SCHEDULE_GRACE_MIN", default=180)
+PAYOUT_MONITOR_WINDOW_H = env.int("PAYOUT_MONITOR_WINDOW_H", default=24)
+PAYOUT_ALERT_EMAILS = env.list("PAYOUT_ALERT_EMAILS", default=[])
+PAYOUT_ALERT_WEBHOOK_URLS = env.list("PAYOUT_ALERT_WEBHOOK_URLS", default=[])
+PAYOUT_ALERT_WEBHOOK_SECRET = env.str("PAYOUT_ALERT_WEBHOOK_SECRET", default="")
+PAYOUT_ALERT_FROM_EMAIL = env.str("PAYOUT_ALERT_FROM_EMAIL", default="payouts@tote.local")
+# Alert and run-summary e-mails; the console backend prints them (tests use locmem).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

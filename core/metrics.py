@@ -78,3 +78,16 @@ WEBHOOKS_REFUSED = Counter("tote_payment_webhooks_refused_total", "Provider webh
 FEED_EVENTS = Counter("tote_feed_events_total", "Feed events synced, by outcome", ["outcome"])
 BETS_REFUSED = Counter("tote_bets_refused_total", "Bet placements refused, by error code", ["code"])
 LIVE_BETS = Counter("tote_live_bets_total", "Live bets after their delay", ["outcome"])
+
+# --- Payouts ---
+PAYOUT_RUNS = Counter("tote_payout_runs_total", "Payout batch runs by final status", ["status"])
+PAYOUT_RUN_SECONDS = Histogram(
+    "tote_payout_run_seconds",
+    "Duration of payout batch runs",
+    buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800),
+)
+PAYOUT_STRIPE_SECONDS = Histogram(
+    "tote_payout_stripe_seconds",
+    "Duration of one Stripe transfer attempt",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

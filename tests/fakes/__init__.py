@@ -14,4 +14,5 @@ FAKES: dict[str, tuple[str, int]] = {
     "selcom": ("tests.fakes.selcom", settings.FAKE_PORT_BASE + 2),
     "wema": ("tests.fakes.wema", settings.FAKE_PORT_BASE + 3),
     "sportsgameodds": ("tests.fakes.sportsgameodds", settings.FAKE_PORT_BASE + 1),
+    "stripe": ("tests.fakes.stripe", settings.FAKE_PORT_BASE + 4),
 }
