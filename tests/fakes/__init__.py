@@ -8,4 +8,8 @@ default port).
 
 from __future__ import annotations
 
-FAKES: dict[str, tuple[str, int]] = {}
+from django.conf import settings
+
+FAKES: dict[str, tuple[str, int]] = {
+    "closing_prices": ("tests.fakes.closing_prices", settings.FAKE_PORT_BASE + 5),
+}

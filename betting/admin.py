@@ -1,0 +1,3 @@
+"""Admin registrations of the betting app."""
+
+import betting.rounds.admin  # noqa: F401  (Up/Down rounds)
