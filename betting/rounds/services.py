@@ -276,7 +276,8 @@ def manual_price_set(
     Refused once a round that uses that close has been decided: a settled round is final.
     """
     asset, value = manual_price_validate(asset=asset, session_date=session_date, price=price)
-    with transaction.atomic(durable=True):
+    # Not durable: the admin's add form calls this inside its own transaction.
+    with transaction.atomic():
         entry, _ = ManualPrice.objects.update_or_create(
             asset=asset,
             session_date=session_date,

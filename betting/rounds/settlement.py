@@ -381,7 +381,7 @@ def _finish(round_id: int) -> Round:
         )
         finished = Round.objects.get(pk=round_id)
         round_updated_emit(finished, change=final)
-    log.info("round.finished", code=finished.code, status=final, paid=paid, fee=finished.fee, dust=dust)
+    log.info("round.finished", code=finished.code, status=str(final), paid=paid, fee=finished.fee, dust=dust)
     return finished
 
 

@@ -6,7 +6,7 @@
 
 A close exists for NYSE trading days once published (90 s after the session's close, as the
 Nasdaq Official Closing Price is); other days are 404. Prices are deterministic per ticker and
-day unless a test sets them. Tests hold the app object and steer it: `prices`, `delay_s`
+day unless a test sets them (`auto_publish = False`: only the prices set exist). Tests hold the app object and steer it: `prices`, `delay_s`
 (answer slowly, for timeouts), `status_override` (e.g. 503), `raw_body` (malformed answers);
 `requests` lists the paths asked.
 """
@@ -48,6 +48,7 @@ def default_close(ticker: str, day: date) -> Decimal:
 class ClosingPricesFake:
     def __init__(self) -> None:
         self.prices: dict[tuple[str, str], Decimal] = {}
+        self.auto_publish = True
         self.delay_s = 0.0
         self.status_override: int | None = None
         self.raw_body: str | None = None
@@ -81,7 +82,7 @@ class ClosingPricesFake:
         except ValueError:
             return _json({"status": "ERROR", "request_id": uuid.uuid4().hex, "error": "Invalid date."}, 400)
         price = self.prices.get((ticker, day_text))
-        if price is None and self._published(day):
+        if price is None and self.auto_publish and self._published(day):
             price = default_close(ticker, day)
         if price is None:
             return _json({"status": "NOT_FOUND", "request_id": uuid.uuid4().hex, "message": "Data not found."}, 404)

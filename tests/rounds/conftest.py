@@ -33,6 +33,12 @@ def _fast_password_hasher(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_oracle_calls(settings: Any) -> None:
+    # Only operator prices unless a test serves a price source (the `prices` fixture).
+    settings.ROUNDS_ORACLE = "manual"
+
+
 @pytest.fixture
 def clock(time_machine: Any) -> Callable[[datetime], None]:
     """`clock(ny(2026, 3, 9, 15, 59, 58))`: the clock stands still there (threads included)."""
@@ -60,6 +66,7 @@ def player(make_user: Callable[..., Any], fund: Callable[..., Any]) -> Callable[
 def prices(settings: Any) -> Iterator[ClosingPricesFake]:
     """The daily-close API on a free local port, and the http oracle pointed at it."""
     app = make_app()
+    app.auto_publish = False  # a close exists only when the test sets it
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
