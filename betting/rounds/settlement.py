@@ -248,21 +248,33 @@ def _user_accounts(user_ids: Sequence[int], currency: str) -> tuple[dict[int, in
     return wallets, receivables
 
 
-def _pay_chunk(round_id: int, *, chunk: int) -> int:
-    """Pay the next `chunk` stakes that are due money; returns how many (0: none left)."""
+Cursor = tuple[int, int]  # (user id, bet id): where the walk over a side's bets has got to
+
+
+def _pay_chunk(round_id: int, *, side: str, after: Cursor, chunk: int) -> tuple[int, Cursor]:
+    """Pay the next `chunk` pending stakes of `side` after `after`, player by player.
+
+    Returns how many were paid (0: none left on that side) and where the walk stopped.
+    """
     with transaction.atomic(durable=True):
         current = Round.objects.get(pk=round_id)
         _advisory_lock(current)
         current = Round.objects.get(pk=round_id)
         if current.status != Round.Status.LOCKED or not current.result:
-            return 0
+            return 0, after
         split = _split_of(current)
-        due = RoundBet.objects.filter(round_id=round_id, status=RoundBet.Status.PENDING)
-        if not split.refund:
-            due = due.filter(side=current.result)
-        bets = list(due.order_by("id").values_list("id", "user_id", "side", "amount")[:chunk])
+        if not split.refund and side != current.result:
+            return 0, after
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT id, user_id, side, amount FROM betting_roundbet
+                   WHERE round_id = %s AND side = %s AND status = 'pending' AND (user_id, id) > (%s, %s)
+                   ORDER BY user_id, id LIMIT %s""",
+                [round_id, side, after[0], after[1], chunk],
+            )
+            bets: list[tuple[int, int, str, int]] = cursor.fetchall()
         if not bets:
-            return 0
+            return 0, after
         currency = current.currency
         kind, new_status = ("refund", RoundBet.Status.REFUNDED) if split.refund else ("payout", RoundBet.Status.WON)
         escrow = system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk
@@ -318,7 +330,7 @@ def _pay_chunk(round_id: int, *, chunk: int) -> int:
             ]
         )
     ROUND_BETS_SETTLED.labels(new_status).inc(len(bets))
-    return len(bets)
+    return len(bets), (bets[-1][1], bets[-1][0])
 
 
 def _finish(round_id: int) -> Round:
@@ -402,8 +414,15 @@ def round_pay_out(*, round: Round, chunk: int | None = None) -> tuple[Round, int
     chunk = chunk or settings.ROUNDS_SETTLE_CHUNK
     started = time.perf_counter()
     paid = 0
-    while n := _pay_chunk(round.pk, chunk=chunk):
-        paid += n
+    # A void refunds both sides; otherwise only the winning side is paid (the losers are marked
+    # in `_finish`). Each chunk starts where the last one stopped.
+    for side in ("UP", "DOWN") if round.result == "VOID" else (round.result,):
+        after: Cursor = (0, 0)
+        while True:
+            n, after = _pay_chunk(round.pk, side=side, after=after, chunk=chunk)
+            if not n:
+                break
+            paid += n
     finished = _finish(round.pk)
     ROUND_SETTLE_SECONDS.observe(time.perf_counter() - started)
     return finished, paid

@@ -193,3 +193,19 @@ def test_stale_chain_answer_keeps_the_round_waiting_then_void(
     assert (settled.status, settled.void_reason) == ("void", "oracle_silent")
     assert wallet(alice) == 10_000_000
     assert reconcile().clean
+
+
+def test_oracle_from_settings_reads_over_http_with_a_timeout(settings: Any, clock: Callable[..., None]) -> None:
+    from betting.rounds.oracles import oracle_from_settings
+
+    settings.ROUNDS_ORACLE = "chainlink"
+    settings.ROUNDS_CHAINLINK_RPC_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.ROUNDS_CHAINLINK_FEED_ADDRESS = "0x000000000000000000000000000000000000dEaD"
+    settings.ROUNDS_CHAINLINK_TIMEOUT_S = 1.0
+    settings.ROUNDS_CHAINLINK_RETRIES = 1
+    clock(ny(2026, 3, 9, 16, 5))
+    oracle = oracle_from_settings()
+    assert isinstance(oracle, ChainlinkOracle)
+    with pytest.raises(OracleError) as err:
+        oracle.fetch_close(asset="QQQ", session_date=DAY)
+    assert err.value.outcome == "unavailable"

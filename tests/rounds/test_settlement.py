@@ -281,7 +281,8 @@ def test_payout_in_chunks_and_resumed_after_an_interruption(
     from betting.rounds.settlement import _decide
 
     _decide(Round.objects.get(code="20260309"), result="UP", reason="", by="operator:ops")
-    assert _pay_chunk(monday.pk, chunk=3) == 3
+    assert _pay_chunk(monday.pk, side="UP", after=(0, 0), chunk=3) == (3, (winners[2].pk, placed[2].pk))
+    assert _pay_chunk(monday.pk, side="DOWN", after=(0, 0), chunk=3) == (0, (0, 0))  # losers are not paid
     assert RoundBet.objects.filter(status="won").count() == 3
     assert Round.objects.get(pk=monday.pk).status == "locked"
     outcome = round_settle(code="20260309", chunk=3)
