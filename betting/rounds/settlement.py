@@ -472,6 +472,13 @@ def round_settle(
         else:
             reason = Round.VoidReason.OPERATOR if result == "VOID" else ""
             current = _decide(current, result=result, reason=reason, by=by)
+            if current.result != result and current.void_reason != Round.VoidReason.ONE_SIDED:
+                # Another settler decided first; its payout is the one that runs.
+                raise Conflict(
+                    f"Round {code} was decided {current.result} by {current.decided_by} meanwhile.",
+                    code="round_already_decided",
+                    details={"code": code, "result": current.result},
+                )
 
     finished, paid = round_pay_out(round=current, chunk=chunk)
     return SettleOutcome(finished, finished.status, f"round {code} {finished.status}: {paid} bet(s) paid", paid)

@@ -319,3 +319,21 @@ def test_escrow_of_other_rounds_is_untouched(
     round_settle(code="20260309", result="DOWN", by="operator:ops")
     assert balance("bets_escrow") == 5
     assert reconcile().clean
+
+
+def test_operator_cannot_overrule_the_oracles_decision(
+    monday: Round, player: Callable[..., Any], prices: ClosingPricesFake, clock: Callable[..., None]
+) -> None:
+    bet(player(), "UP", 10)
+    bet(player(), "DOWN", 10)
+    prices.set_closes("QQQ", [("2026-03-06", "600"), ("2026-03-09", "599")])
+    settle_time(clock)
+    round_lock(code="20260309")
+    from betting.rounds.settlement import _decide
+
+    _decide(Round.objects.get(code="20260309"), result="DOWN", reason="", by="oracle")  # the beat decided first
+    with pytest.raises(Conflict) as err:
+        round_settle(code="20260309", result="UP", by="operator:ops")
+    assert err.value.code == "round_already_decided"
+    assert round_settle(code="20260309").round.status == "settled"
+    assert Round.objects.get(code="20260309").result == "DOWN"
