@@ -284,8 +284,8 @@ def _pay_chunk(round_id: int, *, side: str, after: Cursor, chunk: int) -> tuple[
         entries: list[Entry] = []
         payouts: list[int] = []
         credited: dict[int, int] = defaultdict(int)
-        for bet_id, user_id, side, amount in bets:
-            payout = split.payout(side=side, stake=amount)
+        for bet_id, user_id, bet_side, amount in bets:
+            payout = split.payout(side=bet_side, stake=amount)
             payouts.append(payout)
             to_debt = min(owed.get(user_id, 0), payout)
             lines = [Line(escrow, -payout, currency)]
