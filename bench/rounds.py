@@ -168,7 +168,8 @@ def settle_one_by_one(code: str, limit: int | None) -> tuple[float, int]:
 
     from betting.models import Round, RoundBet
     from betting.rounds.oracles import oracle_from_settings
-    from betting.rounds.settlement import _decide, _finish, _split_of, round_prices_resolve
+    from betting.rounds.prices import round_prices_resolve
+    from betting.rounds.settlement import _decide, _finish, _split_of
     from ledger.services import Entry, credit_lines, entry_post, system_account
     from realtime.outbox import event_emit
 

@@ -9,7 +9,7 @@ import structlog
 from celery import shared_task
 
 from betting.models import Round
-from betting.rounds import services, settlement
+from betting.rounds import prices, services, settlement
 from core.errors import ApplicationError
 
 log = structlog.get_logger(__name__)
@@ -20,7 +20,7 @@ def rounds_open_next() -> str:
     """Open the round that takes bets now (after a lock, the next trading day's)."""
     opened = services.round_open()
     if opened.reference_price is None:
-        settlement.round_reference_prefetch(round_id=opened.pk)
+        prices.round_reference_prefetch(round_id=opened.pk)
     return opened.code
 
 
