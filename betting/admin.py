@@ -304,3 +304,6 @@ class DailyStakeAdmin(ReadOnlyAdmin):
     list_display = ["user", "currency", "day", "amount"]
     list_filter = ["currency", "day"]
     search_fields = ["user__username"]
+
+
+import betting.rounds.admin  # noqa: E402,F401  (Up/Down rounds register their own admin)

@@ -21,9 +21,11 @@ from django.utils import timezone
 
 from betting.feed.sportsgameodds import fake_base_url
 from betting.feed.sync import events_sync
-from betting.models import MANUAL_PROVIDER, Event
+from betting.models import MANUAL_PROVIDER, Event, RoundBet
+from betting.rounds.services import round_bet_place, round_open
 from betting.services import EventSpec, MarketSpec, SelectionSpec, event_create
-from core.errors import DependencyDown
+from core.errors import ApplicationError, DependencyDown
+from users.models import User
 
 OUTRIGHT_ID = "demo-nba-champion"
 OUTRIGHT = [
@@ -66,6 +68,11 @@ def _fake_feed_served() -> Iterator[None]:
 
 
 def load_demo(stdout: Any) -> None:
+    sportsbook_demo(stdout)
+    rounds_demo(stdout)
+
+
+def sportsbook_demo(stdout: Any) -> None:
     with _fake_feed_served():
         try:
             report = events_sync()
@@ -97,3 +104,27 @@ def load_demo(stdout: Any) -> None:
             )
         )
         stdout.write("sportsbook: created the outright 'NBA Champion'")
+
+
+# player, side, stake in micro-USDC (each demo player holds 1 USDC)
+ROUND_BETS = [("player1", "UP", 250_000), ("player2", "DOWN", 400_000), ("player3", "UP", 100_000)]
+
+
+def rounds_demo(stdout: Any) -> None:
+    """The Up/Down round taking bets, with a few bets on both sides (keys make a rerun a no-op)."""
+    current = round_open()
+    placed = 0
+    for username, side, amount in ROUND_BETS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            continue
+        key = f"demo:{current.code}:{username}"
+        if RoundBet.objects.filter(user=user, idempotency_key=key).exists():
+            continue
+        try:
+            round_bet_place(user_id=user.pk, side=side, amount=amount, idempotency_key=key, code=current.code)
+        except ApplicationError as exc:
+            stdout.write(f"demo bet of {username} skipped: {exc.message}")
+            continue
+        placed += 1
+    stdout.write(f"Up/Down round {current.code} ({current.asset}) open; {placed} demo bet(s) placed")

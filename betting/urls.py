@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from betting.api import operators, public
 
@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/events", operators.AdminEventsView.as_view(), name="admin-events"),
     path("admin/events/<int:event_id>/result", operators.AdminEventResultView.as_view(), name="admin-event-result"),
     path("admin/markets/<int:market_id>", operators.AdminMarketView.as_view(), name="admin-market"),
+    path("", include("betting.rounds.urls")),
 ]

@@ -443,3 +443,31 @@ PAYOUT_ALERT_WEBHOOK_SECRET = env.str("PAYOUT_ALERT_WEBHOOK_SECRET", default="")
 PAYOUT_ALERT_FROM_EMAIL = env.str("PAYOUT_ALERT_FROM_EMAIL", default="payouts@tote.local")
 # Alert and run-summary e-mails; the console backend prints them (tests use locmem).
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# --- Up/Down rounds ---------------------------------------------------------------------------
+# RULES.md "Up/Down daily rounds"; every knob documented in .env.example.
+ROUNDS_ASSET = env.str("ROUNDS_ASSET", default="QQQ")
+ROUNDS_CURRENCY = env.str("ROUNDS_CURRENCY", default="USDC")
+FEE_BPS = env.int("FEE_BPS", default=100)
+CLOSE_FETCH_DELAY_MIN = env.int("CLOSE_FETCH_DELAY_MIN", default=5)
+SETTLE_GRACE_MIN = env.int("SETTLE_GRACE_MIN", default=30)
+ROUNDS_MIN_BET = env.int("ROUNDS_MIN_BET", default=1)
+ROUNDS_MAX_BET = env.int("ROUNDS_MAX_BET", default=10**12)
+ROUNDS_SETTLE_RETRY_S = env.int("ROUNDS_SETTLE_RETRY_S", default=60)
+ROUNDS_SETTLE_CHUNK = env.int("ROUNDS_SETTLE_CHUNK", default=5000)
+ROUNDS_ORACLE = env.str("ROUNDS_ORACLE", default="http")  # http | chainlink | manual
+if ROUNDS_ORACLE not in ("http", "chainlink", "manual"):
+    raise ImproperlyConfigured(f"ROUNDS_ORACLE must be http, chainlink or manual, not {ROUNDS_ORACLE!r}")
+ROUNDS_PRICES_API_KEY = env.str("ROUNDS_PRICES_API_KEY", default="")
+# An empty value (as .env.example has it) means the default too.
+ROUNDS_PRICES_BASE_URL = env.str("ROUNDS_PRICES_BASE_URL", default="") or (
+    "https://api.polygon.io" if ROUNDS_PRICES_API_KEY else fake_url(5)
+)
+ROUNDS_PRICES_TIMEOUT_S = env.float("ROUNDS_PRICES_TIMEOUT_S", default=5.0)
+ROUNDS_PRICES_RETRIES = env.int("ROUNDS_PRICES_RETRIES", default=2)
+ROUNDS_CHAINLINK_RPC_URL = env.str("ROUNDS_CHAINLINK_RPC_URL", default="https://rpc-amoy.polygon.technology/")
+ROUNDS_CHAINLINK_FEED_ADDRESS = env.str("ROUNDS_CHAINLINK_FEED_ADDRESS", default="")
+ROUNDS_CHAINLINK_HEARTBEAT_S = env.int("ROUNDS_CHAINLINK_HEARTBEAT_S", default=86400)
+ROUNDS_CHAINLINK_CLOSE_TOLERANCE_S = env.int("ROUNDS_CHAINLINK_CLOSE_TOLERANCE_S", default=300)
+ROUNDS_CHAINLINK_TIMEOUT_S = env.float("ROUNDS_CHAINLINK_TIMEOUT_S", default=5.0)
+ROUNDS_CHAINLINK_RETRIES = env.int("ROUNDS_CHAINLINK_RETRIES", default=2)

@@ -91,3 +91,13 @@ PAYOUT_STRIPE_SECONDS = Histogram(
     "Duration of one Stripe transfer attempt",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+# --- Up/Down rounds ---
+ROUND_BETS_PLACED = Counter("tote_round_bets_placed_total", "Up/Down bets placed", ["currency", "side"])
+ROUND_BETS_SETTLED = Counter("tote_round_bets_settled_total", "Up/Down bets settled", ["status"])
+ROUND_SETTLE_SECONDS = Histogram(
+    "tote_round_settle_seconds",
+    "Time to pay out one Up/Down round",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+ROUND_ORACLE_FETCHES = Counter("tote_round_oracle_fetches_total", "Closing-price fetches", ["oracle", "outcome"])

@@ -15,4 +15,5 @@ FAKES: dict[str, tuple[str, int]] = {
     "wema": ("tests.fakes.wema", settings.FAKE_PORT_BASE + 3),
     "sportsgameodds": ("tests.fakes.sportsgameodds", settings.FAKE_PORT_BASE + 1),
     "stripe": ("tests.fakes.stripe", settings.FAKE_PORT_BASE + 4),
+    "closing_prices": ("tests.fakes.closing_prices", settings.FAKE_PORT_BASE + 5),
 }
