@@ -33,6 +33,7 @@ def eager() -> Iterator[None]:
 def test_schedule_is_declared_and_written() -> None:
     names = {p.name for p in PERIODIC_TASKS}
     assert {"rounds-open-next", "rounds-lock-due", "rounds-settle-due"} <= names
+    celery_app.loader.import_default_modules()  # what a worker does when it starts
     assert {p.task for p in PERIODIC_TASKS} <= set(celery_app.tasks)
     written = write_schedule(declared_tasks())
     assert any("rounds-settle-due" in line for line in written)
