@@ -60,5 +60,9 @@ test: $(VENV)/.installed-dev node_modules browser
 
 bench: $(VENV)/.installed-dev node_modules
 	$(PY) bench/ledger.py
-	$(PY) bench/anchoring.py
+	$(PY) bench/placement.py
+	$(PY) bench/grading.py
+	$(PY) bench/rounds.py
+	$(PY) bench/payouts.py
 	$(PY) bench/realtime.py
+	$(PY) bench/anchoring.py
