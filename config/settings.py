@@ -407,3 +407,12 @@ BET_DAILY_STAKE_LIMIT = env.dict(
     default={"NGN": 500_000_000, "TZS": 2_500_000_000, "USD": 5_000_000, "USDC": 50_000_000_000},
 )
 BET_MAX_LEGS = env.int("BET_MAX_LEGS", default=15)
+
+# --- Cashout: offers, partial and auto cashout (realtime/cashout) ------------------------------
+# RULES.md "Cashout": the house's margin on an offer, and how long an offer may be accepted.
+CASHOUT_MARGIN_BPS = env.int("CASHOUT_MARGIN_BPS", default=500)
+CASHOUT_OFFER_TTL_S = env.int("CASHOUT_OFFER_TTL_S", default=30)
+# Beat: every armed auto-cashout target re-priced (safety net for a lost odds-change task, and
+# the way a leg that has just won reaches its slip's target); lapsed offers marked expired.
+CASHOUT_AUTO_SWEEP_S = env.int("CASHOUT_AUTO_SWEEP_S", default=30)
+CASHOUT_EXPIRE_SWEEP_S = env.int("CASHOUT_EXPIRE_SWEEP_S", default=60)

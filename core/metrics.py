@@ -78,3 +78,8 @@ WEBHOOKS_REFUSED = Counter("tote_payment_webhooks_refused_total", "Provider webh
 FEED_EVENTS = Counter("tote_feed_events_total", "Feed events synced, by outcome", ["outcome"])
 BETS_REFUSED = Counter("tote_bets_refused_total", "Bet placements refused, by error code", ["code"])
 LIVE_BETS = Counter("tote_live_bets_total", "Live bets after their delay", ["outcome"])
+
+# --- Cashout ---
+CASHOUT_OFFERS = Counter("tote_cashout_offers_total", "Cashout offers made, by source (player, auto)", ["source"])
+CASHOUTS = Counter("tote_cashouts_total", "Cashouts paid, by kind (full, partial) and source", ["kind", "source"])
+CASHOUT_REFUSALS = Counter("tote_cashout_refusals_total", "Cashout requests and accepts refused, by reason", ["reason"])
