@@ -197,6 +197,7 @@ def test_a_lost_leg_refuses_the_cashout(player: Any) -> None:
         cashout_offer_create(user_id=player.pk, slip_id=slip.pk)
     assert again.value.code == "leg_lost"
     assert not Transaction.objects.filter(kind="cashout").exists()
+    assert reconcile().clean
 
 
 def test_a_won_leg_counts_at_its_odds(player: Any) -> None:
@@ -215,6 +216,7 @@ def test_a_suspended_market_refuses_the_cashout(player: Any, slip: BetSlip, auth
     assert (response.status_code, response.json()["error"]["code"]) == (422, "market_suspended")
     response = offer_via_api(auth_api, slip.pk)
     assert (response.status_code, response.json()["error"]["code"]) == (422, "market_suspended")
+    assert reconcile().clean
 
 
 def test_someone_elses_slip_or_offer_is_not_found(player: Any, slip: BetSlip, make_user: Any) -> None:
@@ -240,6 +242,7 @@ def test_a_client_invented_amount_is_refused(player: Any, slip: BetSlip, auth_ap
     assert CashoutOffer.objects.get(pk=offer["id"]).status == "offered"
     assert wallet_balance(player) == before
     assert not Transaction.objects.filter(kind="cashout").exists()
+    assert reconcile().clean
 
 
 def test_bad_fractions_are_refused(auth_api: APIClient, slip: BetSlip) -> None:

@@ -20,9 +20,9 @@ def test_cashout_over_the_socket_reaches_its_owner_only(make_user: Any, fund: An
     alice, bob = make_user(), make_user()
     fund(alice, 50_000, "NGN")
     fund(bob, 50_000, "NGN")
-    event = match()
-    slip = place(alice, [home_of(event)], stake=10_000)
-    bob_slip = place(bob, [home_of(event)], stake=10_000)  # the same game: the same odds topic
+    alice_home = home_of(match())
+    slip = place(alice, [alice_home], stake=10_000)
+    bob_slip = place(bob, [home_of(match())], stake=10_000)
     before = wallet_balance(alice)
 
     async def scenario() -> None:
@@ -57,12 +57,22 @@ def test_cashout_over_the_socket_reaches_its_owner_only(make_user: Any, fund: An
             )
             assert "id" not in refused  # nothing happened: not an event
 
+            # The price falls before Alice accepts: refused, with a fresh offer she then takes.
+            await sync_to_async(reprice)(alice_home, "2.5000")
+            assert (await a.receive())["type"] == "odds.updated"
             await a.send({"type": "cashout.accept", "offer": offer, "ref": 3})
+            refused = await a.receive()
+            assert (refused["type"], refused["ref"], refused["data"]["reason"]) == ("cashout.error", 3, "price_changed")
+            assert "seq" in refused  # the offer was closed: an event, for every connection of hers
+            fresh = refused["data"]["fresh_offer"]
+            assert fresh["amount"]["amount"] == 7_220
+
+            await a.send({"type": "cashout.accept", "offer": fresh["offer"], "ref": 4})
             success = await a.receive()
             assert (success["type"], success["ref"], success["data"]["amount"]["amount"]) == (
                 "cashout.success",
-                3,
-                9_500,
+                4,
+                7_220,
             )
             # The relay brings the rest of the change, and not the answered events a second time.
             rest = [await a.receive(), await a.receive()]
@@ -77,7 +87,7 @@ def test_cashout_over_the_socket_reaches_its_owner_only(make_user: Any, fund: An
 
     async_to_sync(scenario)()
     assert BetSlip.objects.get(pk=slip.pk).status == "cashed_out"
-    assert wallet_balance(alice) == before + 9_500
+    assert wallet_balance(alice) == before + 7_220
     assert reconcile().clean
 
 
