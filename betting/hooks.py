@@ -2,7 +2,8 @@
 
 Settlement sits above betting (`settlement -> betting`), so betting cannot call it; it registers
 here instead (in its AppConfig.ready) and hears, after commit, of every event whose result was
-recorded or corrected, whichever way the result came (feed sync, operator, admin).
+recorded or corrected, whichever way the result came (feed sync, operator, admin); cashout hears
+of markets whose prices moved.
 """
 
 from __future__ import annotations
@@ -28,5 +29,29 @@ def result_recorded(event_id: int) -> None:
     def run() -> None:
         for hook in _result_hooks:
             hook(event_id)
+
+    transaction.on_commit(run)
+
+
+# Prices moved or markets reopened: cashout re-prices the slips with legs there (auto-cashout).
+OddsHook = Callable[[list[int]], None]
+_odds_hooks: list[OddsHook] = []
+
+
+def on_odds_changed(hook: OddsHook) -> None:
+    if hook not in _odds_hooks:
+        _odds_hooks.append(hook)
+
+
+def odds_changed(market_ids: list[int]) -> None:
+    """Call inside the transaction that reprices, suspends or reopens these markets: hooks run
+    with the market ids once it commits."""
+    if not _odds_hooks or not market_ids:
+        return
+    ids = sorted(set(market_ids))
+
+    def run() -> None:
+        for hook in _odds_hooks:
+            hook(ids)
 
     transaction.on_commit(run)

@@ -471,3 +471,12 @@ ROUNDS_CHAINLINK_HEARTBEAT_S = env.int("ROUNDS_CHAINLINK_HEARTBEAT_S", default=8
 ROUNDS_CHAINLINK_CLOSE_TOLERANCE_S = env.int("ROUNDS_CHAINLINK_CLOSE_TOLERANCE_S", default=300)
 ROUNDS_CHAINLINK_TIMEOUT_S = env.float("ROUNDS_CHAINLINK_TIMEOUT_S", default=5.0)
 ROUNDS_CHAINLINK_RETRIES = env.int("ROUNDS_CHAINLINK_RETRIES", default=2)
+
+# --- Cashout: offers, partial and auto cashout (realtime/cashout) ------------------------------
+# RULES.md "Cashout": the house's margin on an offer, and how long an offer may be accepted.
+CASHOUT_MARGIN_BPS = env.int("CASHOUT_MARGIN_BPS", default=500)
+CASHOUT_OFFER_TTL_S = env.int("CASHOUT_OFFER_TTL_S", default=30)
+# Beat: every armed auto-cashout target re-priced (safety net for a lost odds-change task, and
+# the way a leg that has just won reaches its slip's target); lapsed offers marked expired.
+CASHOUT_AUTO_SWEEP_S = env.int("CASHOUT_AUTO_SWEEP_S", default=30)
+CASHOUT_EXPIRE_SWEEP_S = env.int("CASHOUT_EXPIRE_SWEEP_S", default=60)

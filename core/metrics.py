@@ -101,3 +101,8 @@ ROUND_SETTLE_SECONDS = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
 ROUND_ORACLE_FETCHES = Counter("tote_round_oracle_fetches_total", "Closing-price fetches", ["oracle", "outcome"])
+
+# --- Cashout ---
+CASHOUT_OFFERS = Counter("tote_cashout_offers_total", "Cashout offers made, by source (player, auto)", ["source"])
+CASHOUTS = Counter("tote_cashouts_total", "Cashouts paid, by kind (full, partial) and source", ["kind", "source"])
+CASHOUT_REFUSALS = Counter("tote_cashout_refusals_total", "Cashout requests and accepts refused, by reason", ["reason"])

@@ -21,3 +21,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{count} event(s) released; the sweeper publishes them within seconds.", messages.SUCCESS
         )
+
+
+# Cashout offers and targets register themselves.
+import realtime.cashout.admin  # noqa: E402,F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import structlog
@@ -19,8 +20,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from core.metrics import WEBSOCKET_CONNECTIONS
+from realtime.cashout import ws as cashout_ws
 from realtime.protocol import SUBPROTOCOL, error_frame, topic_group, topic_kind, user_group
 from realtime.selectors import events_missed
+from realtime.slip_topics import placed_slip_topics
 from realtime.subscriptions import has_topic_providers, topics_for_user
 
 log = structlog.get_logger(__name__)
@@ -31,16 +34,15 @@ MAX_HELD = 1000  # live events held for a resume before they are let through any
 
 
 class BetsConsumer(AsyncWebsocketConsumer):
-    # Client message type -> method. The cashout entries answer `unsupported` until cashout
-    # offers exist; the cashout work points them at its handlers and nothing else changes.
+    # Client message type -> method.
     HANDLERS: ClassVar[dict[str, str]] = {
         "ping": "on_ping",
         "resume": "on_resume",
         "subscribe": "on_subscribe",
         "unsubscribe": "on_unsubscribe",
-        "cashout.request": "on_unsupported",
-        "cashout.accept": "on_unsupported",
-        "cashout.auto": "on_unsupported",
+        "cashout.request": "on_cashout_request",
+        "cashout.accept": "on_cashout_accept",
+        "cashout.auto": "on_cashout_auto",
     }
 
     user_id: int | None = None
@@ -92,6 +94,8 @@ class BetsConsumer(AsyncWebsocketConsumer):
     async def outbox_event(self, message: dict[str, Any]) -> None:
         if self.user_id is None:
             return
+        if message["event"]["type"] == "bet.placed":  # odds of the new slip's events from now on
+            await self._join(placed_slip_topics(message["event"]["data"]))
         # The lock keeps an event behind a replay or a release of held events still being sent.
         async with self.order:
             if self.held is not None:
@@ -179,8 +183,24 @@ class BetsConsumer(AsyncWebsocketConsumer):
         await self._leave(topics)
         await self._send(_with_ref({"type": "unsubscribed", "topics": sorted(self.topics)}, message))
 
-    async def on_unsupported(self, message: dict[str, Any]) -> None:
-        await self._send(error_frame("unsupported", f"{message['type']} is not available yet.", ref=_ref(message)))
+    async def on_cashout_request(self, message: dict[str, Any]) -> None:
+        await self._cashout(cashout_ws.cashout_request, message)
+
+    async def on_cashout_accept(self, message: dict[str, Any]) -> None:
+        await self._cashout(cashout_ws.cashout_accept, message)
+
+    async def on_cashout_auto(self, message: dict[str, Any]) -> None:
+        await self._cashout(cashout_ws.cashout_auto, message)
+
+    async def _cashout(self, answer: Callable[[int, dict[str, Any]], dict[str, Any]], message: dict[str, Any]) -> None:
+        user_id = self.user_id
+        if user_id is None:
+            return
+        frame = _with_ref(await database_sync_to_async(answer)(user_id, message), message)
+        if "id" in frame:
+            await self._deliver(frame)  # an outbox event: its relayed copy is dropped as seen
+        else:
+            await self._send(frame)
 
     # --- helpers ------------------------------------------------------------------------------
 

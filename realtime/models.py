@@ -49,3 +49,9 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq} {self.type}"
+
+
+# Registered with the app here; defined beside the cashout services.
+from realtime.cashout.models import AutoCashout, CashoutOffer  # noqa: E402
+
+__all__ = ["AutoCashout", "CashoutOffer", "OutboxEvent"]

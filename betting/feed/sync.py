@@ -28,7 +28,7 @@ from betting.feed.sportsgameodds import (
     SportsGameOddsClient,
     parse_event,
 )
-from betting.hooks import result_recorded
+from betting.hooks import odds_changed, result_recorded
 from betting.models import Competitor, Event, League, Market, Selection, Sport
 from betting.services.catalogue import (
     BETTABLE_EVENT_STATUSES,
@@ -207,6 +207,7 @@ def _event_upsert(feed_event: FeedEvent, *, now: datetime, cache: _Lookups) -> s
     touched = _markets_upsert(event, feed_event, now=now)
     if touched or state.status_changed:
         event_odds_emit(event.pk)
+    odds_changed(sorted(touched))
     if state.result_changed:
         result_recorded(event.pk)
     if created:

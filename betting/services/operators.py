@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from betting.hooks import result_recorded
+from betting.hooks import odds_changed, result_recorded
 from betting.models import MANUAL_PROVIDER, Competitor, Event, League, Market, PlayerLimits, Selection, Sport
 from betting.odds import OddsFormatError, parse_decimal
 from betting.services.catalogue import constraint_name, event_odds_emit, event_state_apply, market_status_set
@@ -207,6 +207,8 @@ def market_update(
         elif action == "close":
             market_status_set(market, status=Market.Status.CLOSED, now=now)
         event_odds_emit(market.event_id, market_ids=[market.pk])
+        if prices or action == "resume":
+            odds_changed([market.pk])
     return market
 
 

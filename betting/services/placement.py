@@ -355,5 +355,7 @@ def slip_event_data(slip: BetSlip, legs: Sequence[PricedLeg]) -> dict[str, objec
         "stake": money(slip.stake, slip.currency),
         "potential_payout": money(slip.potential_payout, slip.currency),
         "live": slip.live,
-        "legs": [{"selection": leg.selection.pk, "odds": leg.odds} for leg in legs],
+        "legs": [
+            {"selection": leg.selection.pk, "event": leg.selection.market.event_id, "odds": leg.odds} for leg in legs
+        ],
     }

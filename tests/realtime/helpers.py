@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import asynccontextmanager
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
+from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config.asgi import application
@@ -85,3 +87,13 @@ async def connected(user: Any, *, ping: bool = True, ticket: str | None = None) 
 async def _ticket(user: Any) -> str:
     result: str = await sync_to_async(ticket_for)(user)
     return result
+
+
+async def subscribed(redis_db: Any, group: str) -> None:
+    """Until the consumer's process has subscribed to the group's pub/sub channel."""
+    channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+    for _ in range(100):
+        if dict(redis_db.pubsub_numsub(channel)).get(channel.encode()):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"nobody subscribed to {channel}")

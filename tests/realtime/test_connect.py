@@ -124,10 +124,12 @@ def test_ping_unknown_and_cashout_messages(user: Any) -> None:
             assert error["code"] == "unknown_type"
             assert error["ref"] == "a"
             assert "cashout.request" in error["details"]["known"]
-            for type_ in ("cashout.request", "cashout.accept", "cashout.auto"):
-                await client.send({"type": type_, "slip": 1})
+            answers = {"cashout.request": "slip_not_found", "cashout.accept": "bad_message", "cashout.auto": ""}
+            for type_, reason in answers.items():
+                await client.send({"type": type_, "slip": 1, "ref": type_})
                 frame = await client.receive()
-                assert (frame["type"], frame["code"]) == ("error", "unsupported")
+                assert (frame["type"], frame["ref"]) == ("cashout.error", type_)
+                assert frame["data"]["reason"] == (reason or "target_required")
             await client.communicator.send_to(text_data="{not json")
             assert (await client.receive())["code"] == "bad_message"
             await client.send({"type": "resume", "after": "12"})

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.conf import settings
 from django.db import connection, transaction
 
 from ledger.reconcile import reconcile
@@ -17,7 +16,7 @@ from realtime.models import OutboxEvent
 from realtime.outbox import event_emit, new_event_id
 from realtime.relay import outbox_sweep, relay_drain
 from realtime.subscriptions import topic_provider, topic_provider_remove, user_topics_join
-from tests.realtime.helpers import connected
+from tests.realtime.helpers import connected, subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -238,16 +237,6 @@ def test_the_core_channel_layer_delivers_too(settings: Any, make_user: Any) -> N
             assert await alice_ws.nothing(0.3)
 
     async_to_sync(scenario)()
-
-
-async def subscribed(redis_db: Any, group: str) -> None:
-    """Until the consumer's process has subscribed to the group's pub/sub channel."""
-    channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
-    for _ in range(100):
-        if dict(redis_db.pubsub_numsub(channel)).get(channel.encode()):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"nobody subscribed to {channel}")
 
 
 def test_server_side_topics_from_providers_and_pushes(make_user: Any, redis_db: Any) -> None:

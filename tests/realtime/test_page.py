@@ -1,14 +1,16 @@
 """The live bet-ticket page in headless Debian chromium (Playwright, never `playwright install`).
 
 A real uvicorn serves the platform on a free port against the test database and the test
-Redis; deposits commit in this process, whose relay publishes them through Redis to the
-server's consumer and on to the browser. `make test` installs Debian's chromium when it is
+Redis; deposits, odds changes and settlements commit in this process, whose relay publishes them
+through Redis to the server's consumer and on to the browser. The settlement engine is not on
+main yet: `tests.realtime.slips.settle_won` settles a slip the way it will (ORM and ledger). `make test` installs Debian's chromium when it is
 missing (see the Makefile's `browser` target).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +25,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
+
+from betting.models import BetSlip
+from ledger.reconcile import reconcile
+from tests.realtime.slips import home_of, match, place, reprice, settle_won
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,11 +130,19 @@ def page() -> Iterator[Page]:
 @pytest.fixture
 def player(make_user: Any, fund: Any) -> Any:
     user = make_user(username="page-player")
-    fund(user, 10_000, "NGN")
+    fund(user, 13_000, "NGN")
     return user
 
 
-def test_page_logs_in_connects_and_shows_a_deposit_live(player: Any, fund: Any, server: Server, page: Page) -> None:
+@pytest.fixture
+def slips(player: Any) -> tuple[BetSlip, BetSlip]:
+    """Two open singles of NGN 15.00 at 1.90, on two games; the wallet keeps NGN 100.00."""
+    return place(player, [home_of(match())], stake=1_500), place(player, [home_of(match())], stake=1_500)
+
+
+def test_page_logs_in_connects_and_shows_a_deposit_live(
+    player: Any, slips: tuple[BetSlip, BetSlip], fund: Any, server: Server, page: Page
+) -> None:
     user = player
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -138,6 +152,10 @@ def test_page_logs_in_connects_and_shows_a_deposit_live(player: Any, fund: Any, 
     page.click("button[type=submit]")
     expect(page.locator("#status")).to_have_attribute("data-state", "connected")
     expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 100.00")
+    kept, settled = (page.locator(f'#slip-list li[data-slip="{slip.pk}"]') for slip in slips)
+    expect(kept).to_have_attribute("data-status", "pending")
+    expect(kept).to_contain_text("stake NGN 15.00")
+    expect(settled).to_have_attribute("data-status", "pending")
 
     off_loop(fund, user, 2_500, "NGN")
     deposit = page.locator('#events li[data-type="balance.updated"]')
@@ -156,3 +174,25 @@ def test_page_logs_in_connects_and_shows_a_deposit_live(player: Any, fund: Any, 
     expect(deposit.first).to_contain_text('"amount":1000')
     expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 135.00")
     page.screenshot(path=str(ARTIFACTS / "tickets-resumed.png"), full_page=True)
+
+    # A settlement committed while the page is open (the settlement engine's step, stood in for).
+    off_loop(settle_won, slips[1].pk)
+    expect(settled).to_have_attribute("data-status", "won")
+    expect(settled).to_contain_text("paid NGN 28.50")
+    expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 163.50")
+
+    # The other game's price shortens: the open slip shows it, and its offer follows.
+    selection = off_loop(lambda: home_of(slips[0].legs.get().event))
+    off_loop(reprice, selection, "1.5000")
+    expect(kept.locator(f'.leg[data-selection="{selection.pk}"] .odds-now')).to_contain_text("now 1.5000")
+    kept.locator(".cashout-request").click()
+    offer = kept.locator(".offer")
+    expect(offer).to_contain_text("Offer NGN 18.05")  # 1,500 * 1.9 / 1.5, less 5 %
+    expect(offer.locator(".countdown")).to_have_text(re.compile(r"^[0-9]+ s $"))
+    page.screenshot(path=str(ARTIFACTS / "tickets-offer.png"), full_page=True)
+    offer.locator(".cashout-accept").click()
+    expect(kept).to_have_attribute("data-status", "cashed_out")
+    expect(kept).to_contain_text("Cashed out: paid NGN 18.05")
+    expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 181.55")
+    page.screenshot(path=str(ARTIFACTS / "tickets-cashout.png"), full_page=True)
+    assert off_loop(lambda: reconcile().clean)

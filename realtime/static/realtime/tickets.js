@@ -7,10 +7,11 @@
  * (sessionStorage, per user) and on every reconnect asks {"type": "resume", "after": seq};
  * events are applied once by id, so a repeat after a reconnect changes nothing.
  *
- * Extending: `Tote.on(type, fn)` registers a handler for an event type (the slip list will
- * register bet.placed / bet.updated / bet.settled / selection.updated / odds.updated, the offer
- * panel cashout.offered / cashout.success / cashout.error), and `Tote.send(frame)` sends a
- * client message such as {"type": "cashout.request", "slip": 12}.
+ * Extending: `Tote.on(type, fn)` registers a handler for an event type, or for a direct answer
+ * of the server (a frame without id: cashout.error of a refusal, cashout.auto) and the page's
+ * own session.started / session.ended / state.stale; `Tote.send(frame)` sends a client message
+ * such as {"type": "cashout.request", "slip": 12}; `Tote.api(path, options)` calls the REST API
+ * with the session's token. slips.js builds the slip list and the cashout controls on these.
  */
 (function () {
   "use strict";
@@ -63,13 +64,7 @@
       $("last-seq").textContent = "· last seq " + event.seq;
     }
     addRow(event);
-    for (const fn of handlers[event.type] || []) {
-      try {
-        fn(event);
-      } catch (err) {
-        console.error("handler for", event.type, "failed", err);
-      }
-    }
+    dispatch(event);
   }
 
   function addRow(event) {
@@ -101,6 +96,7 @@
         if (!frame.complete) {
           // Cut at the server's bound or older than its window: reload state, page forward.
           loadWallets();
+          dispatch({ type: "state.stale" });
           if (frame.count > 0) send({ type: "resume", after: state.lastSeq });
         }
         return;
@@ -109,6 +105,17 @@
         return;
       default:
         if (frame.id && typeof frame.seq === "number") applyEvent(frame);
+        else dispatch(frame); // a direct answer (a refusal that changed nothing, cashout.auto)
+    }
+  }
+
+  function dispatch(frame) {
+    for (const fn of handlers[frame.type] || []) {
+      try {
+        fn(frame);
+      } catch (err) {
+        console.error("handler for", frame.type, "failed", err);
+      }
     }
   }
 
@@ -255,6 +262,7 @@
     $("session").hidden = false;
     $("events-section").hidden = false;
     await loadWallets();
+    dispatch({ type: "session.started" });
     connect();
   }
 
@@ -271,6 +279,7 @@
     $("events").replaceChildren();
     $("login-error").textContent = message || "";
     setStatus("offline");
+    dispatch({ type: "session.ended" });
   }
 
   on("balance.updated", () => loadWallets());
@@ -290,5 +299,5 @@
     $("logout").addEventListener("click", () => logout());
   });
 
-  window.Tote = { on: on, send: send, state: state };
+  window.Tote = { on: on, send: send, api: api, state: state };
 })();
