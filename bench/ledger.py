@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,8 +95,8 @@ def prepare(wallets: int) -> tuple[list[int], int]:
 
 
 def _client_process(
-    wallet_ids: list[int], fees: int, threads: int, seconds: float, start_at: float, out: mp.Queue
-) -> None:  # type: ignore[type-arg]
+    wallet_ids: list[int], fees: int, threads: int, seconds: float, ready: Any, go: Any, start_at: Any, out: Any
+) -> None:
     _setup_django()
     from django.db import connection
 
@@ -106,11 +107,14 @@ def _client_process(
     refused = [0] * threads
     latencies: list[list[float]] = [[] for _ in range(threads)]
 
+    ready.put(os.getpid())
+    go.wait()
+
     def run(n: int) -> None:
         rng = random.Random(n * 7919 + os.getpid())
-        while time.time() < start_at:
+        while time.time() < start_at.value:
             time.sleep(0.001)
-        stop = start_at + seconds
+        stop = start_at.value + seconds
         try:
             while time.time() < stop:
                 src, dst = rng.sample(wallet_ids, 2)
@@ -139,12 +143,18 @@ def _client_process(
 
 def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, seconds: float) -> dict[str, float]:
     ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    start_at = time.time() + 5.0  # let every process finish importing Django first
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    start_at = ctx.Value("d", 0.0)
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-    procs = [ctx.Process(target=_client_process, args=(wallet_ids, fees, n, seconds, start_at, out)) for n in per]
+    procs = [
+        ctx.Process(target=_client_process, args=(wallet_ids, fees, n, seconds, ready, go, start_at, out)) for n in per
+    ]
     for p in procs:
         p.start()
+    for _ in procs:  # every process has imported Django and is waiting
+        ready.get()
+    start_at.value = time.time() + 0.5
+    go.set()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
@@ -180,7 +190,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--processes", type=int, default=4, help="client processes the clients are spread over")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=16,
+        help="client processes the clients are spread over (threads in each share a GIL)",
+    )
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--scale", type=int, default=32, help="pgbench scale factor (pgbench: at least --clients)")
     args = parser.parse_args()

@@ -99,6 +99,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
+# Bind parameters on the server, so psycopg prepares the statements a connection repeats (the
+# ledger's one-statement post among them) and PostgreSQL stops planning them on every call.
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
+# psycopg prepares a statement after it ran this many times on a connection (Django turns it
+# off unless asked). Behind a transaction-pooling PgBouncer set DATABASE_PREPARE_THRESHOLD=0.
+_prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare_threshold or None
 if not env.bool("DATABASE_SYNCHRONOUS_COMMIT", default=not TESTING):
     # Tests only: commits stop waiting for the WAL flush. Never in production.
     DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
