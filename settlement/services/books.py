@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
-
 from ledger.models import Account
 from ledger.services import Line, receivable_for, wallet_for
+from settlement.db import binary_cursor
 
+# Every account of the users (all currencies: a user holds few), on the (user, kind, currency) index.
 _LOCK = """
 SELECT a.id, a.user_id, a.currency, a.kind, a.balance
 FROM ledger_account a
-JOIN unnest(%s::bigint[], %s::text[]) AS p(user_id, currency) ON a.user_id = p.user_id AND a.currency = p.currency
-WHERE a.kind IN ('wallet', 'receivable')
+WHERE a.user_id = ANY(%b::bigint[]) AND a.kind IN ('wallet', 'receivable')
 ORDER BY a.id
-FOR UPDATE OF a
+FOR UPDATE
 """
 
 
@@ -48,10 +47,10 @@ class UserBooks:
     def _lock(self, pairs: list[tuple[int, str]]) -> None:
         if not pairs:
             return
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK, [[p[0] for p in pairs], [p[1] for p in pairs]])
-            for account_id, user_id, currency, kind, balance in cursor.fetchall():
-                self._accounts[(user_id, currency, kind)] = [account_id, balance]
+        cursor = binary_cursor()
+        cursor.execute(_LOCK, [sorted({user_id for user_id, _ in pairs})], binary=True)
+        for account_id, user_id, currency, kind, balance in cursor.fetchall():
+            self._accounts[(user_id, currency, kind)] = [account_id, balance]
 
     def wallet_id(self, user_id: int, currency: str) -> int:
         return self._accounts[(user_id, currency, Account.Kind.WALLET)][0]

@@ -131,19 +131,7 @@ def event_grade(*, event_id: int, now: datetime) -> GradingReport:
                     report.corrected.append(selection.pk)
 
     if changed:
-        Selection.objects.bulk_update(
-            changed,
-            [
-                "result",
-                "factor",
-                "dead_heat_tied",
-                "dead_heat_places",
-                "void_reason",
-                "graded_version",
-                "graded_at",
-                "status",
-            ],
-        )
+        _grades_write(changed)
         report.written = [s.pk for s in changed]
         _markets_follow_grades(markets, by_market, now=now)
         events_emit([("selection.updated", _selection_data(s, event), None, f"selection:{s.pk}") for s in changed])
@@ -192,6 +180,33 @@ def _grade_apply(selection: Selection, outcome: Outcome, *, version: int, now: d
     if selection.status != target and Selection.can_transition(selection.status, target):
         selection.status = target
     return True
+
+
+def _grades_write(selections: list[Selection]) -> None:
+    """One UPDATE for every selection whose grade changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE betting_selection s
+            SET result = v.result, factor = v.factor, dead_heat_tied = v.tied, dead_heat_places = v.places,
+                void_reason = v.void_reason, graded_version = v.version, graded_at = v.graded_at, status = v.status
+            FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::smallint[], %s::smallint[], %s::text[],
+                        %s::int[], %s::timestamptz[], %s::text[])
+                AS v(id, result, factor, tied, places, void_reason, version, graded_at, status)
+            WHERE s.id = v.id
+            """,
+            [
+                [s.pk for s in selections],
+                [s.result for s in selections],
+                [s.factor for s in selections],
+                [s.dead_heat_tied for s in selections],
+                [s.dead_heat_places for s in selections],
+                [s.void_reason for s in selections],
+                [s.graded_version for s in selections],
+                [s.graded_at for s in selections],
+                [s.status for s in selections],
+            ],
+        )
 
 
 def _markets_follow_grades(markets: dict[int, Market], by_market: dict[int, list[Selection]], *, now: datetime) -> None:

@@ -29,7 +29,8 @@ from betting.services.limits import liabilities_release
 from ledger.currencies import money
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account
-from realtime.outbox import events_emit
+from realtime.outbox import events_emit_many
+from settlement.db import binary_cursor, epoch_us, micros_to_datetime
 from settlement.facts import stored_outcome
 from settlement.grading import (
     EventFacts,
@@ -46,35 +47,34 @@ from settlement.services.books import UserBooks
 SETTLED = (BetSlip.Status.WON, BetSlip.Status.LOST, BetSlip.Status.VOID)
 _AWAITING = Ungraded(UngradedReason.AWAITING_RESULT, "the selection has no result yet")
 
-_LOAD = """
-SELECT s.id, s.user_id, s.type, s.system_k, s.stake, s.currency, s.potential_payout, s.status, s.payout,
-       s.settlement_version, s.accepted_at,
-       l.selection_id, l.odds_placed, l.live, l.event_id, sel.market_id, m.kind, sel.result,
-       sel.dead_heat_tied, sel.dead_heat_places, sel.void_reason, e.actual_start, e.result_received_at
-FROM betting_betslip s
-JOIN betting_betleg l ON l.slip_id = s.id
-JOIN betting_selection sel ON sel.id = l.selection_id
-JOIN betting_market m ON m.id = sel.market_id
-JOIN betting_event e ON e.id = l.event_id
-WHERE s.id = ANY(%s) AND s.status = ANY(%s)
-ORDER BY s.id, l.id
+# Three plain reads rather than one join: joined, the planner hashes whole tables (every leg,
+# every slip) for a chunk of a few thousand rows; apart, each is an index scan.
+_SLIPS = f"""
+SELECT id, user_id, type, system_k, stake, currency, potential_payout, status, payout, settlement_version,
+       {epoch_us("accepted_at")}
+FROM betting_betslip WHERE id = ANY(%b::bigint[]) AND status = ANY(%b::text[]) ORDER BY id
+"""  # noqa: S608 - epoch_us() writes constant SQL
+_LEGS = """
+SELECT slip_id, selection_id, odds_placed, live, event_id FROM betting_betleg
+WHERE slip_id = ANY(%b::bigint[]) ORDER BY slip_id, id
 """
+_SELECTIONS = f"""
+SELECT sel.id, sel.market_id, m.kind, sel.result, sel.dead_heat_tied, sel.dead_heat_places, sel.void_reason,
+       {epoch_us("e.actual_start")}, {epoch_us("e.result_received_at")}
+FROM betting_selection sel JOIN betting_market m ON m.id = sel.market_id JOIN betting_event e ON e.id = m.event_id
+WHERE sel.id = ANY(%b::bigint[])
+"""  # noqa: S608 - epoch_us() writes constant SQL
 
-# Compare-and-set of many slips: lock the ones still as read (id order), move exactly those.
+# Compare-and-set of many slips: lock them in id order, then move exactly those still as read.
+# Two statements, each on the primary key (`id = ANY(...)`): a CTE joining the two misleads the
+# planner into a nested loop over both lists.
+_LOCK_SLIPS = "SELECT id FROM betting_betslip WHERE id = ANY(%b::bigint[]) ORDER BY id FOR UPDATE"
 _MOVE = """
-WITH v(id, status, payout, version, old_status, old_version) AS (
-    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::int[], %s::text[], %s::int[])
-),
-locked AS (
-    SELECT s.id FROM betting_betslip s JOIN v ON v.id = s.id
-    WHERE s.status = v.old_status AND s.settlement_version = v.old_version
-    ORDER BY s.id
-    FOR UPDATE OF s
-)
 UPDATE betting_betslip s
-SET status = v.status, payout = v.payout, settlement_version = v.version, settled_at = %s
-FROM v JOIN locked ON locked.id = v.id
-WHERE s.id = v.id AND s.status = v.old_status AND s.settlement_version = v.old_version
+SET status = v.status, payout = v.payout, settlement_version = v.version, settled_at = %b
+FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::int[], %b::text[], %b::int[])
+    AS v(id, status, payout, version, old_status, old_version)
+WHERE s.id = ANY(%b::bigint[]) AND s.id = v.id AND s.status = v.old_status AND s.settlement_version = v.old_version
 RETURNING s.id
 """
 
@@ -212,30 +212,42 @@ def slips_settle(*, slip_ids: Sequence[int], now: datetime, resettle: bool, cont
 
 
 def _load(slip_ids: Sequence[int], statuses: list[str]) -> list[_Slip]:
-    slips: list[_Slip] = []
-    with connection.cursor() as cursor:
-        cursor.execute(_LOAD, [list(slip_ids), statuses])
-        current: _Slip | None = None
-        outcomes: dict[tuple[str, int | None, int | None, str], Outcome | None] = {}
-        for row in cursor.fetchall():
-            (slip_id, user_id, kind, system_k, stake, currency, potential, status, payout, version, accepted_at,
-             selection_id, odds, live, event_id, market_id, market_kind, res, tied, places, void_reason,
-             actual_start, result_at) = row  # fmt: skip
-            if current is None or current.id != slip_id:
-                current = _Slip(
-                    slip_id, user_id, kind, system_k, stake, currency, potential, status, payout, version,
-                    accepted_at, result_at,
-                )  # fmt: skip
-                slips.append(current)
-            elif result_at is not None and (current.result_at is None or result_at > current.result_at):
-                current.result_at = result_at  # a parlay is settled by its last result
-            key = (res, tied, places, void_reason)
-            if key not in outcomes:
-                outcomes[key] = stored_outcome(res, tied, places, void_reason)
-            current.legs.append(
-                _Leg(selection_id, odds, live, event_id, market_id, market_kind, outcomes[key], actual_start)
-            )
-    return slips
+    cursor = binary_cursor()
+    moments: dict[int | None, datetime | None] = {None: None}
+
+    def moment(micros: int | None) -> datetime | None:
+        if micros not in moments:
+            moments[micros] = micros_to_datetime(micros)
+        return moments[micros]
+
+    cursor.execute(_SLIPS, [list(slip_ids), statuses], binary=True)
+    slips: dict[int, _Slip] = {}
+    for slip_id, user_id, kind, system_k, stake, currency, potential, status, payout, version, accepted_us in cursor:
+        accepted_at = moment(accepted_us)
+        if accepted_at is None:
+            raise ValueError(f"slip {slip_id} is {status} but was never accepted")
+        slips[slip_id] = _Slip(
+            slip_id, user_id, kind, system_k, stake, currency, potential, status, payout, version, accepted_at, None
+        )
+    if not slips:
+        return []
+    cursor.execute(_LEGS, [list(slips)], binary=True)
+    legs = cursor.fetchall()
+    cursor.execute(_SELECTIONS, [sorted({leg[1] for leg in legs})], binary=True)
+    selections = {}
+    outcomes: dict[tuple[str, int | None, int | None, str], Outcome | None] = {}
+    for selection_id, market_id, market_kind, res, tied, places, void_reason, started_us, result_us in cursor:
+        key = (res, tied, places, void_reason)
+        if key not in outcomes:
+            outcomes[key] = stored_outcome(res, tied, places, void_reason)
+        selections[selection_id] = (market_id, market_kind, outcomes[key], moment(started_us), moment(result_us))
+    for slip_id, selection_id, odds, live, event_id in legs:
+        slip = slips[slip_id]
+        market_id, market_kind, outcome, actual_start, result_at = selections[selection_id]
+        slip.legs.append(_Leg(selection_id, odds, live, event_id, market_id, market_kind, outcome, actual_start))
+        if result_at is not None and (slip.result_at is None or result_at > slip.result_at):
+            slip.result_at = result_at  # a parlay is settled by its last result
+    return list(slips.values())
 
 
 def _void_windows_load(context: ChunkContext, market_ids: Iterable[int]) -> None:
@@ -284,20 +296,24 @@ def _legs_graded(slip: _Slip, context: ChunkContext) -> list[Grade | Ungraded]:
 
 
 def _compare_and_set(plans: list[tuple[_Slip, SlipPayout]], *, now: datetime) -> set[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MOVE,
-            [
-                [slip.id for slip, _ in plans],
-                [priced.status.value for _, priced in plans],
-                [priced.payout for _, priced in plans],
-                [slip.version + 1 for slip, _ in plans],
-                [slip.status for slip, _ in plans],
-                [slip.version for slip, _ in plans],
-                now,
-            ],
-        )
-        return {row[0] for row in cursor.fetchall()}
+    ids = [slip.id for slip, _ in plans]
+    cursor = binary_cursor()
+    cursor.execute(_LOCK_SLIPS, [ids], binary=True)
+    cursor.execute(
+        _MOVE,
+        [
+            now,
+            ids,
+            [priced.status.value for _, priced in plans],
+            [priced.payout for _, priced in plans],
+            [slip.version + 1 for slip, _ in plans],
+            [slip.status for slip, _ in plans],
+            [slip.version for slip, _ in plans],
+            ids,
+        ],
+        binary=True,
+    )
+    return {row[0] for row in cursor.fetchall()}
 
 
 def settle_key(slip_id: int, version: int) -> str:
@@ -416,4 +432,4 @@ def _events_emit(settled: list[Settled], tx_ids: dict[int, int], *, now: datetim
             events.append(("bet.updated", {**data, "reason": "resettled"}, item.user_id, ""))
         else:
             events.append(("bet.settled", data, item.user_id, ""))
-    events_emit(events)
+    events_emit_many(events)
