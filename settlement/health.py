@@ -74,6 +74,26 @@ def recurring_job(now: datetime) -> dict[str, Any]:
     }
 
 
+def health_score(
+    *, paused: bool, failure_rate: float, waiting: int, backlog_age_s: float | None, interval_s: float
+) -> tuple[int, dict[str, int]]:
+    """The seed's formula (see the module docstring); returns the score and what was taken off."""
+    penalties: dict[str, int] = {}
+    if paused:
+        penalties["paused"] = 50
+    for above, cost in ((0.5, 40), (0.3, 30), (0.1, 20), (0.05, 10)):
+        if failure_rate > above:
+            penalties["failure_rate"] = cost
+            break
+    for above, cost in ((100, 20), (50, 10), (20, 5)):
+        if waiting > above:
+            penalties["waiting"] = cost
+            break
+    if backlog_age_s is not None and backlog_age_s > interval_s:
+        penalties["backlog"] = 20
+    return max(0, 100 - sum(penalties.values())), penalties
+
+
 def settlement_health(*, now: datetime | None = None) -> Health:
     now = now or timezone.now()
     interval_s = settings.SETTLEMENT_INTERVAL_MIN * 60
@@ -93,20 +113,9 @@ def settlement_health(*, now: datetime | None = None) -> Health:
     last_run = SettlementRun.objects.filter(finished_at__isnull=False, dry_run=False).order_by("-finished_at").first()
 
     paused = not job["enabled"] or not workers
-    penalties: dict[str, int] = {}
-    if paused:
-        penalties["paused"] = 50
-    for above, cost in ((0.5, 40), (0.3, 30), (0.1, 20), (0.05, 10)):
-        if failure_rate > above:
-            penalties["failure_rate"] = cost
-            break
-    for above, cost in ((100, 20), (50, 10), (20, 5)):
-        if waiting > above:
-            penalties["waiting"] = cost
-            break
-    if oldest_age is not None and oldest_age > interval_s:
-        penalties["backlog"] = 20
-    score = max(0, 100 - sum(penalties.values()))
+    score, penalties = health_score(
+        paused=paused, failure_rate=failure_rate, waiting=waiting, backlog_age_s=oldest_age, interval_s=interval_s
+    )
     body = {
         "status": "healthy" if score >= 80 else "degraded" if score >= HEALTHY_FROM else "unhealthy",
         "score": score,

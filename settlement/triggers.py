@@ -20,4 +20,4 @@ def result_recorded_settle(event_id: int) -> None:
     try:
         settlement_request(trigger=SettlementRun.Trigger.RESULT, event_id=event_id, requested_by="result")
     except Exception:  # noqa: BLE001 - the result is recorded; sync-and-settle will settle it
-        log.exception("settlement.request_failed", event=event_id)
+        log.exception("settlement.request_failed", event_id=event_id)

@@ -164,7 +164,7 @@ def _pass(
                 transaction.on_commit(partial(_count, result.settled))
         except _SLIP_ERRORS as exc:
             # One bad slip must not hold up the others: settle this chunk slip by slip.
-            log.warning("settlement.chunk_failed", event=event_id, slips=len(chunk), error=str(exc))
+            log.warning("settlement.chunk_failed", event_id=event_id, slips=len(chunk), error=str(exc))
             context = ChunkContext()
             result = _one_by_one(
                 report, chunk, event_id=event_id, clock=clock, resettle=grading.resettle, dry_run=dry_run
@@ -200,7 +200,7 @@ def _one_by_one(
                 result = slips_settle(slip_ids=[slip_id], now=clock(), resettle=resettle, context=ChunkContext())
                 transaction.on_commit(partial(_count, result.settled))
         except _SLIP_ERRORS as exc:
-            log.error("settlement.slip_failed", event=event_id, slip=slip_id, error=str(exc), exc_info=True)
+            log.error("settlement.slip_failed", event_id=event_id, slip=slip_id, error=str(exc), exc_info=True)
             if len(report.errors) < _ERRORS_KEPT:
                 report.errors.append(
                     {"event": event_id, "slip": slip_id, "error": f"{type(exc).__name__}: {exc}"[:500]}

@@ -78,7 +78,7 @@ def event_grade(*, event_id: int, now: datetime) -> GradingReport:
     if record.first_graded_at is not None and new_state and now > record.first_graded_at + window:
         log.warning(
             "settlement.correction_ignored",
-            event=event_id,
+            event_id=event_id,
             status=event.status,
             result_version=event.result_version,
             graded_version=record.graded_version,
@@ -118,7 +118,7 @@ def event_grade(*, event_id: int, now: datetime) -> GradingReport:
                 else:
                     report.ungraded[outcome.reason.value] += 1
                     log.warning(
-                        "settlement.ungraded", event=event_id, selection=selection.pk, reason=outcome.reason.value
+                        "settlement.ungraded", event_id=event_id, selection=selection.pk, reason=outcome.reason.value
                     )
                 if selection.result is not None:
                     report.graded += 1  # the grade it has stays: never silently replaced
@@ -155,7 +155,7 @@ def event_grade(*, event_id: int, now: datetime) -> GradingReport:
     report.generation, report.resettle = record.generation, record.resettle
     if report.corrected:
         log.info(
-            "settlement.regraded", event=event_id, selections=report.corrected, result_version=event.result_version
+            "settlement.regraded", event_id=event_id, selections=report.corrected, result_version=event.result_version
         )
     return report
 

@@ -131,7 +131,7 @@ def settlement_run_execute(
         try:
             report = event_settle(event_id=event_id, now=now, dry_run=run.dry_run, on_chunk=heartbeat)
         except Exception as exc:  # noqa: BLE001 - a run records every failure and is retried
-            log.exception("settlement.event_failed", run=run_id, event=event_id)
+            log.exception("settlement.event_failed", run=run_id, event_id=event_id)
             errors.append({"stage": "event", "event": event_id, "error": f"{type(exc).__name__}: {exc}"[:500]})
             continue
         reports.append(report)

@@ -59,7 +59,7 @@ def market_bets_void(
         if record.first_graded_at is not None and window_open:
             record.resettle = True
         elif not window_open:
-            log.warning("settlement.void_window_late", market=market_id, event=market.event_id, window=window.pk)
+            log.warning("settlement.void_window_late", market=market_id, event_id=market.event_id, window=window.pk)
         record.updated_at = now
         record.save(update_fields=["generation", "resettle", "updated_at"])
         settlement_request(

@@ -141,7 +141,7 @@ def result_push_accept(
                 body=payload,
             )
     except IntegrityError:
-        log.info("settlement.push_duplicate", event=event.pk, digest=digest)
+        log.info("settlement.push_duplicate", event_id=event.pk, digest=digest)
         return PushOutcome(push=ResultPush.objects.get(digest=digest), duplicate=True, run=None)
 
     version = event.result_version
@@ -164,7 +164,7 @@ def result_push_accept(
     changed = event.result_version != version
     ResultPush.objects.filter(pk=push.pk).update(result_changed=changed, run=run)
     push.result_changed, push.run = changed, run
-    log.info("settlement.push_accepted", event=event.pk, result_changed=changed, run=run.pk)
+    log.info("settlement.push_accepted", event_id=event.pk, result_changed=changed, run=run.pk)
     return PushOutcome(push=push, duplicate=False, run=run)
 
 

@@ -36,7 +36,10 @@ FUNDS = 100_000_000  # NGN 1,000,000.00
 def moneyline(home: str = "1.90", away: str = "2.05") -> MarketSpec:
     return MarketSpec(
         kind="moneyline",
-        selections=[SelectionSpec(outcome="home", odds=Decimal(home)), SelectionSpec(outcome="away", odds=Decimal(away))],
+        selections=[
+            SelectionSpec(outcome="home", odds=Decimal(home)),
+            SelectionSpec(outcome="away", odds=Decimal(away)),
+        ],
     )
 
 
@@ -55,7 +58,10 @@ def spread(line: str, home: str = "1.95", away: str = "1.95") -> MarketSpec:
     return MarketSpec(
         kind="spread",
         line=Decimal(line),
-        selections=[SelectionSpec(outcome="home", odds=Decimal(home)), SelectionSpec(outcome="away", odds=Decimal(away))],
+        selections=[
+            SelectionSpec(outcome="home", odds=Decimal(home)),
+            SelectionSpec(outcome="away", odds=Decimal(away)),
+        ],
     )
 
 
@@ -63,7 +69,10 @@ def total(line: str, over: str = "1.80", under: str = "2.00") -> MarketSpec:
     return MarketSpec(
         kind="total",
         line=Decimal(line),
-        selections=[SelectionSpec(outcome="over", odds=Decimal(over)), SelectionSpec(outcome="under", odds=Decimal(under))],
+        selections=[
+            SelectionSpec(outcome="over", odds=Decimal(over)),
+            SelectionSpec(outcome="under", odds=Decimal(under)),
+        ],
     )
 
 
@@ -107,7 +116,9 @@ class Book:
 
     @staticmethod
     def selection(event: Event, kind: str, outcome: str, *, name: str = "", line: str | None = None) -> Selection:
-        rows = Selection.objects.select_related("market").filter(market__event=event, market__kind=kind, outcome=outcome)
+        rows = Selection.objects.select_related("market").filter(
+            market__event=event, market__kind=kind, outcome=outcome
+        )
         if name:
             rows = rows.filter(name=name)
         if line is not None:

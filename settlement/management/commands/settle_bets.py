@@ -72,7 +72,7 @@ class Command(BaseCommand):
         grading = report.grading
         state = f"{grading.status}, result v{grading.result_version}" if grading else "?"
         parts = [
-            f"event {report.event_id} {name} ({state}): {verb} {report.settled}",
+            f"event {report.event_id} {name} ({state}): {verb} {report.settled} "
             f"(won {report.by_status['won']}, lost {report.by_status['lost']}, void {report.by_status['void']})",
             f"resettled {report.resettled}, waiting {report.waiting}",
         ]
