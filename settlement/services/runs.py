@@ -10,6 +10,7 @@ compare-and-set QUEUED/RETRYING -> RUNNING, so a run executes once per attempt w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,6 +32,9 @@ from settlement.services.events import EventReport, event_settle
 log = structlog.get_logger(__name__)
 
 Status = SettlementRun.Status
+HEARTBEAT_EVERY_S = 5.0
+# A queued run not started after this long has probably lost its task; the beat executes it.
+QUEUED_LOST_AFTER_S = 120
 
 
 def settlement_run_create(
@@ -58,7 +62,10 @@ def settlement_request(*, trigger: str, event_id: int | None = None, requested_b
     that already has a run waiting in the queue gets no second one."""
     if event_id is not None:
         waiting = SettlementRun.objects.filter(
-            status=Status.QUEUED, target_event_id=event_id, dry_run=False, started_at__isnull=True
+            status=Status.QUEUED,
+            target_event_id=event_id,
+            dry_run=False,
+            created_at__gte=timezone.now() - timedelta(seconds=QUEUED_LOST_AFTER_S),
         ).first()
         if waiting is not None:
             return waiting
@@ -117,8 +124,13 @@ def settlement_run_execute(
     errors: list[dict[str, Any]] = []
     reports: list[EventReport] = []
 
+    last_beat = [time.monotonic()]
+
     def heartbeat() -> None:
-        SettlementRun.objects.filter(pk=run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
+        """Progress, at most every few seconds: a run silent for SETTLEMENT_RUN_STALE_S is dead."""
+        if time.monotonic() - last_beat[0] >= HEARTBEAT_EVERY_S:
+            last_beat[0] = time.monotonic()
+            SettlementRun.objects.filter(pk=run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
 
     if run.sync_feed:
         try:
@@ -210,13 +222,15 @@ def settlement_runs_reap(*, now: datetime | None = None) -> int:
 
 
 def settlement_runs_due(*, now: datetime | None = None) -> list[int]:
-    """Runs waiting to retry whose time has come (their delayed task may have been lost)."""
+    """Runs whose task may have been lost: waiting to retry past their time, or queued for longer
+    than QUEUED_LOST_AFTER_S (a broker restart, a flushed queue). Executing one twice is harmless:
+    the compare-and-set lets one through."""
     now = now or timezone.now()
-    return list(
-        SettlementRun.objects.filter(status=Status.RETRYING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:100]
+    due = SettlementRun.objects.filter(
+        Q(status=Status.RETRYING, next_attempt_at__lte=now)
+        | Q(status=Status.QUEUED, created_at__lte=now - timedelta(seconds=QUEUED_LOST_AFTER_S))
     )
+    return list(due.order_by("created_at").values_list("pk", flat=True)[:100])
 
 
 def sync_and_settle(*, now: datetime | None = None) -> SettlementRun:
