@@ -61,6 +61,7 @@ test: $(VENV)/.installed-dev node_modules browser
 bench: $(VENV)/.installed-dev node_modules
 	$(PY) bench/ledger.py
 	$(PY) bench/placement.py
+	$(PY) bench/settlement.py
 	$(PY) bench/grading.py
 	$(PY) bench/rounds.py
 	$(PY) bench/payouts.py

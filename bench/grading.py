@@ -28,6 +28,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from betting.pricing import settlement_split, slip_payout  # noqa: E402
 from settlement.grading import (  # noqa: E402
     EventFacts,
     EventStatus,
@@ -38,7 +39,6 @@ from settlement.grading import (  # noqa: E402
     leg_grade,
     selection_outcome,
 )
-from settlement.payouts import settlement_split, slip_payout  # noqa: E402
 
 KICKOFF = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 NOW = KICKOFF + timedelta(hours=3)

@@ -2,7 +2,8 @@
 
 Settlement sits above betting (`settlement -> betting`), so betting cannot call it; it registers
 here instead (in its AppConfig.ready) and hears, after commit, of every event whose result was
-recorded or corrected, whichever way the result came (feed sync, operator, admin); cashout hears
+recorded or corrected, whichever way the result came (feed sync, operator, admin), and of every
+market an operator voided (its bets settle void without waiting for the event); cashout hears
 of markets whose prices moved.
 """
 

@@ -302,7 +302,7 @@ LEDGER_RETRY_MAX_S = env.int("LEDGER_RETRY_MAX_S", default=3600)
 BIG_WIN_THRESHOLD = env.int("BIG_WIN_THRESHOLD", default=100_000_000)  # NGN 1,000,000.00
 BIG_WIN_CURRENCY = env.str("BIG_WIN_CURRENCY", default="NGN")
 # Dotted path of a callable(limit=int) yielding (subject_id, win_amount, currency) of slips to anchor.
-BIG_WIN_CANDIDATE_SOURCE = env.str("BIG_WIN_CANDIDATE_SOURCE", default="")
+BIG_WIN_CANDIDATE_SOURCE = env.str("BIG_WIN_CANDIDATE_SOURCE", default="settlement.selectors.settled_big_wins")
 
 # --- Payments in: airtime top-up (Selcom), treasury (Wema virtual accounts) ---------------------
 # With no real API key set (and outside production), each adapter talks to its local fake
@@ -487,3 +487,26 @@ CASHOUT_OFFER_TTL_S = env.int("CASHOUT_OFFER_TTL_S", default=30)
 # the way a leg that has just won reaches its slip's target); lapsed offers marked expired.
 CASHOUT_AUTO_SWEEP_S = env.int("CASHOUT_AUTO_SWEEP_S", default=30)
 CASHOUT_EXPIRE_SWEEP_S = env.int("CASHOUT_EXPIRE_SWEEP_S", default=60)
+
+# --- Settlement: grading, bulk settlement, triggers and health ---------------------------------
+# The beat task `sync-and-settle` pulls results from the feed, then settles every event due.
+SETTLEMENT_INTERVAL_MIN = env.int("SETTLEMENT_INTERVAL_MIN", default=5)
+# RULES.md: a postponed or abandoned event is void unless completed this long after its original
+# start; a result may be corrected (and slips resettled) this long after its first settlement.
+VOID_AFTER_HOURS = env.int("VOID_AFTER_HOURS", default=48)
+RESETTLE_WINDOW_HOURS = env.int("RESETTLE_WINDOW_HOURS", default=24)
+# Slips settled per database transaction (each chunk takes the event's advisory lock again).
+SETTLEMENT_CHUNK_SIZE = env.int("SETTLEMENT_CHUNK_SIZE", default=2000)
+# POST /api/settlement/webhook: HMAC-SHA256 over "<timestamp>.<raw body>", timestamps within this
+# many seconds either way. Empty counts as unset (a copied .env.example keeps the development
+# secret); production has none unless set, and the endpoint then refuses everything.
+SETTLEMENT_WEBHOOK_SECRET = env.str("SETTLEMENT_WEBHOOK_SECRET", default="") or (
+    "" if PRODUCTION else "tote-dev-settlement-webhook"
+)
+SETTLEMENT_WEBHOOK_TOLERANCE_S = env.int("SETTLEMENT_WEBHOOK_TOLERANCE_S", default=300)
+# A failed run is tried again after each of these delays, then left FAILED.
+SETTLEMENT_RETRY_DELAYS_S = env.list("SETTLEMENT_RETRY_DELAYS_S", cast=int, default=[2, 4, 8])
+# A RUNNING run that has shown no progress this long died with its process: marked failed.
+SETTLEMENT_RUN_STALE_S = env.int("SETTLEMENT_RUN_STALE_S", default=600)
+# Runs the health check's failure rate looks back over.
+SETTLEMENT_HEALTH_RECENT_RUNS = env.int("SETTLEMENT_HEALTH_RECENT_RUNS", default=20)

@@ -7,12 +7,14 @@ are moved, so two entries touching the same accounts in any order cannot deadloc
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from core.errors import InsufficientFunds, ValidationFailed
@@ -128,15 +130,24 @@ def _raise_for(report: list[list[Any]]) -> None:
     raise AssertionError(f"ledger post refused without a reason: {report}")  # pragma: no cover
 
 
+def binary_cursor(cursor: Any) -> psycopg.Cursor[Any]:
+    """A server-side-binding cursor on the same connection (so inside the same transaction) for
+    statements that pass large arrays: as binary parameters (`%b`) they travel as they are, where
+    Django's client-side binding quotes every element into the SQL text, five times slower for a
+    settlement's 10,000 entries."""
+    return psycopg.Cursor(cursor.cursor.connection)
+
+
 def insert_many(cursor: Any, rows: Sequence[Row], *, correlation_id: str, now: datetime) -> dict[str, int]:
     """Insert transaction rows set-based; returns the ids of those whose key was new."""
+    cursor = binary_cursor(cursor)
     cursor.execute(
         """
         INSERT INTO ledger_transaction
             (idempotency_key, kind, reference, description, lines_digest, metadata,
              correlation_id, created_at, reverses_id)
-        SELECT k, kd, r, d, dg, m, %s, %s, rv
-        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::bigint[])
+        SELECT k, kd, r, d, dg, m::jsonb, %s, %s, rv
+        FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[])
             AS t(k, kd, r, d, dg, m, rv)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id, idempotency_key
@@ -149,7 +160,7 @@ def insert_many(cursor: Any, rows: Sequence[Row], *, correlation_id: str, now: d
             [r.reference for r in rows],
             [r.description for r in rows],
             [r.digest for r in rows],
-            [Jsonb(r.metadata) for r in rows],
+            [json.dumps(r.metadata) for r in rows],
             [r.reverses_id for r in rows],
         ],
     )
@@ -172,25 +183,31 @@ def move_user_balances(cursor: Any, rows: Sequence[Row]) -> None:
             deltas[account_id] += amount
             currencies[account_id] = currency
     ids = sorted(deltas)
+    cursor = binary_cursor(cursor)
+    # `a.id = ANY(ids)` and the lateral lookup keep every access to ledger_account on its primary
+    # key: joined to the unnested arrays alone, the planner scans the whole table (every account
+    # of every user) once per statement.
     cursor.execute(
         f"""
-        WITH v(id, delta, wanted) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])),
+        WITH v(id, delta, wanted) AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[])),
         locked AS (
             SELECT a.id FROM ledger_account a
-            WHERE a.id IN (SELECT id FROM v) AND a.user_id IS NOT NULL
+            WHERE a.id = ANY(%b::bigint[]) AND a.user_id IS NOT NULL
             ORDER BY a.id FOR UPDATE
         ),
         upd AS (
             UPDATE ledger_account a SET balance = a.balance + v.delta
             FROM v JOIN locked ON locked.id = v.id
-            WHERE a.id = v.id AND v.delta <> 0 AND {_ALLOWED}
+            WHERE a.id = ANY(%b::bigint[]) AND a.id = v.id AND v.delta <> 0 AND {_ALLOWED}
             RETURNING a.id
         )
         SELECT v.id, a.kind, a.currency, v.wanted, a.user_id, v.delta, (v.id IN (SELECT id FROM upd))
-        FROM v LEFT JOIN ledger_account a ON a.id = v.id
+        FROM v LEFT JOIN LATERAL (
+            SELECT kind, currency, user_id FROM ledger_account WHERE id = v.id
+        ) a ON true
         ORDER BY v.id
         """,  # noqa: S608 - _ALLOWED is a constant
-        [ids, [deltas[i] for i in ids], [currencies[i] for i in ids]],
+        [ids, [deltas[i] for i in ids], [currencies[i] for i in ids], ids, ids],
     )
     report = cursor.fetchall()
     bad = [r for r in report if r[1] is None or r[2] != r[3] or (r[4] is not None and r[5] != 0 and not r[6])]

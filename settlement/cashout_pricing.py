@@ -24,10 +24,10 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from betting.pricing import MoneySplit, SlipKind, exact_return, settlement_split, slip_potential_payout
 from core.errors import ValidationFailed
 from ledger.currencies import validate_amount
 from settlement.grading import Grade, Result
-from settlement.payouts import MoneySplit, SlipKind, exact_return, settlement_split, slip_potential_payout
 
 DEFAULT_MARGIN_BPS = 500  # RULES.md: CASHOUT_MARGIN_BPS
 BPS = 10_000

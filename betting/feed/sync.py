@@ -188,8 +188,12 @@ def _event_upsert(feed_event: FeedEvent, *, now: datetime, cache: _Lookups) -> s
         Event.Status.SCHEDULED,
         Event.Status.POSTPONED,
     ):
-        Event.objects.filter(pk=event.pk).update(scheduled_start=feed_event.starts_at, updated_at=now)
-        event.scheduled_start = feed_event.starts_at
+        # The first start is kept: bets were placed against it and the void window runs from it.
+        original = event.original_start or event.scheduled_start
+        Event.objects.filter(pk=event.pk).update(
+            scheduled_start=feed_event.starts_at, original_start=original, updated_at=now
+        )
+        event.scheduled_start, event.original_start = feed_event.starts_at, original
         changed = True
 
     state = event_state_apply(

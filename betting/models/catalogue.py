@@ -8,6 +8,7 @@ settlement engine grades it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -108,6 +109,12 @@ class Event(Transitions, models.Model):
     away = models.ForeignKey(Competitor, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     scheduled_start = models.DateTimeField()
+    original_start = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The first scheduled start, kept when the event is rescheduled: bets were placed against it "
+        "and the void window of a postponed or abandoned event runs from it.",
+    )
     actual_start = models.DateTimeField(null=True, blank=True)
     home_score = models.IntegerField(null=True, blank=True)
     away_score = models.IntegerField(null=True, blank=True)
@@ -116,6 +123,12 @@ class Event(Transitions, models.Model):
     )
     result_received_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    disrupted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the event was first postponed or abandoned (kept if it later finishes): such an event "
+        "is void unless completed within VOID_AFTER_HOURS of its original start.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -137,6 +150,11 @@ class Event(Transitions, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def start_bets_placed_against(self) -> datetime:
+        """The original scheduled start (the 48 h void window runs from it)."""
+        return self.original_start or self.scheduled_start
 
 
 class Market(Transitions, models.Model):
@@ -251,7 +269,20 @@ class Selection(Transitions, models.Model):
     # NULL, not "", until graded: "no result yet" must not read as a result.
     result = models.CharField(max_length=16, choices=Result.choices, null=True, blank=True)  # noqa: DJ001
     factor = models.DecimalField(
-        max_digits=20, decimal_places=10, null=True, blank=True, help_text="Multiplies the stake; set by grading."
+        max_digits=20,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="The factor at the selection's odds to 10 places, for display. Money never reads it: a leg's "
+        "exact factor is rebuilt from the result, the dead heat and the leg's own odds.",
+    )
+    # A dead heat (`tied` competitors share `places` paying places) pays odds * places / tied:
+    # stored as the two counts, so the exact factor is rebuilt (10/3 has no finite decimal).
+    dead_heat_tied = models.PositiveSmallIntegerField(null=True, blank=True)
+    dead_heat_places = models.PositiveSmallIntegerField(null=True, blank=True)
+    void_reason = models.CharField(max_length=16, blank=True, help_text="Why grading voided it (VOID only).")
+    graded_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The event's result version the grade was made from."
     )
     placing = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Outrights: the finishing place.")
     graded_at = models.DateTimeField(null=True, blank=True)
@@ -273,6 +304,15 @@ class Selection(Transitions, models.Model):
                 name="selection_competitor_named",
             ),
             models.CheckConstraint(condition=Q(odds__gt=1), name="selection_odds_above_one"),
+            models.CheckConstraint(
+                condition=Q(dead_heat_tied__isnull=True, dead_heat_places__isnull=True)
+                | Q(
+                    result="won",
+                    dead_heat_places__gte=1,
+                    dead_heat_tied__gt=F("dead_heat_places"),
+                ),
+                name="selection_dead_heat_shares_places",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -88,6 +88,9 @@ class BetSlip(Transitions, models.Model):
         indexes = [
             models.Index(fields=["user", "status", "id"], name="slip_user_status"),
             models.Index(fields=["accept_after"], condition=Q(status="awaiting"), name="slip_awaiting_due"),
+            # Settlement's backlog (pending slips) and the big wins the chain records.
+            models.Index(fields=["id"], condition=Q(status="pending"), name="slip_pending"),
+            models.Index(fields=["currency", "payout"], condition=Q(status="won"), name="slip_won_payout"),
         ]
 
     def __str__(self) -> str:

@@ -54,6 +54,8 @@ def event_state_apply(
             fields["actual_start"] = min(started_at or now, now)
         if status == Event.Status.FINISHED:
             fields["finished_at"] = now
+        if status in (Event.Status.POSTPONED, Event.Status.ABANDONED) and event.disrupted_at is None:
+            fields["disrupted_at"] = now  # kept for good: grading asks whether it finished in time
 
     result_changed = False
     if status == Event.Status.FINISHED:

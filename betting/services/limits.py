@@ -11,7 +11,7 @@ Every helper runs inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from django.db import connection
@@ -117,6 +117,29 @@ def liability_release(*, selection_ids: Iterable[int], currency: str, exposure: 
             WHERE selection_id = ANY(%s) AND currency = %s
             """,
             [exposure, ids, currency],
+        )
+
+
+def liabilities_release(*, exposures: Mapping[tuple[int, str], int]) -> None:
+    """`liability_release` for many slips at once (bulk settlement): `exposures` maps (selection id,
+    currency) to the total to take off. Rows are locked in selection order, as everywhere else."""
+    items = sorted((key, amount) for key, amount in exposures.items() if amount > 0)
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH v(selection_id, currency, amount) AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[])),
+            locked AS (
+                SELECT l.id FROM betting_selectionliability l
+                JOIN v ON v.selection_id = l.selection_id AND v.currency = l.currency
+                ORDER BY l.selection_id, l.currency FOR UPDATE OF l
+            )
+            UPDATE betting_selectionliability l SET amount = GREATEST(l.amount - v.amount, 0)
+            FROM v, locked
+            WHERE locked.id = l.id AND v.selection_id = l.selection_id AND v.currency = l.currency
+            """,
+            [[k[0] for k, _ in items], [k[1] for k, _ in items], [a for _, a in items]],
         )
 
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from betting.models import BetLeg, BetSlip
-from betting.pricing import slip_payout
+from betting.pricing import slip_potential_payout
 from betting.services.limits import daily_stake_release, liability_release, liability_reserve, stake_day
 from betting.services.rules import RuleRefused, leg_check, liability_cap, odds_accepted, stake_limits_check
 from core.errors import ApplicationError
@@ -82,7 +82,7 @@ def _revalidate(slip: BetSlip, legs: list[BetLeg], *, now: datetime) -> _Verdict
 
 def _reprice(slip: BetSlip, legs: list[BetLeg], odds: tuple[Decimal, ...]) -> _Verdict:
     """Move the slip to the odds of now; its liability moves by the difference."""
-    potential = slip_payout(slip_type=slip.type, stake=slip.stake, factors=odds, system_k=slip.system_k)
+    potential = slip_potential_payout(kind=slip.type, stake=slip.stake, odds=odds, system_k=slip.system_k)
     selection_ids = [leg.selection_id for leg in legs]
     delta = potential - slip.potential_payout
     try:

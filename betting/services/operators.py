@@ -204,6 +204,7 @@ def market_update(
             Selection.objects.filter(market=market).exclude(status=Selection.Status.VOID).update(
                 status=Selection.Status.VOID
             )
+            result_recorded(market.event_id)  # its bets are void now: settlement need not wait for the event
         elif action == "close":
             market_status_set(market, status=Market.Status.CLOSED, now=now)
         event_odds_emit(market.event_id, market_ids=[market.pk])

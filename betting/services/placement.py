@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from betting.models import BetLeg, BetSlip
-from betting.pricing import MAX_LEGS, slip_payout, system_line_count, system_line_stake
+from betting.pricing import MAX_LEGS, slip_potential_payout, system_line_count
 from betting.selectors import selections_with_market_and_event
 from betting.services.catalogue import constraint_name
 from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
@@ -117,7 +117,7 @@ def bet_place(
     self_exclusion_check(context.self_excluded_until, now=now)
     priced = _legs_priced(legs, accept_odds=accept_odds, now=now)
     odds = [leg.odds for leg in priced]
-    potential = slip_payout(slip_type=slip_type, stake=stake, factors=odds, system_k=system_k)
+    potential = slip_potential_payout(kind=slip_type, stake=stake, odds=odds, system_k=system_k)
     stake_limits_check(stake=stake, currency=currency, potential_payout=potential)
     live = any(leg.live for leg in priced)
 
@@ -225,8 +225,8 @@ def _request_check(
                 code="invalid_system",
                 details={"system": system, "legs": n},
             )
-        if system_line_stake(stake, n, k) is None:
-            lines = system_line_count(n, k)
+        lines = system_line_count(n, k)
+        if stake % lines:
             raise ValidationFailed(
                 f"A system {k}/{n} stake must divide exactly into its {lines} lines.",
                 code="system_stake_indivisible",

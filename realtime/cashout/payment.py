@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from betting.models import BetLeg, BetSlip
+from betting.pricing import MoneySplit
 from betting.services.limits import liability_release
 from core.errors import Conflict
 from ledger.currencies import money
@@ -18,7 +19,6 @@ from realtime.cashout.models import AutoCashout, CashoutOffer
 from realtime.models import OutboxEvent
 from realtime.outbox import events_emit
 from settlement.cashout_pricing import cashout_partial, cashout_split
-from settlement.payouts import MoneySplit
 
 
 @dataclass(frozen=True)

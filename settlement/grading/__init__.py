@@ -15,7 +15,7 @@ event has no final result yet (`awaiting`), or the data is missing or makes no s
 Factors are exact rationals (`fractions.Fraction`), not `Decimal`: a dead heat pays `o * p / n`,
 and with `n = 3` no decimal holds that. A 28-digit Decimal factor for 10/3, times a stake of 3,
 gives 9.999...9 and floors to 9 where the rule pays 10. Decimal odds convert to `Fraction`
-exactly, so a payout is exact arithmetic floored once (`settlement.payouts`).
+exactly, so a payout is exact arithmetic floored once (`betting.pricing`).
 
 Everything public is imported from here: `from settlement.grading import selection_outcome, ...`.
 """

@@ -14,11 +14,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from betting.models import BetSlip, Event, Selection
+from betting.pricing import settlement_split
 from betting.services import EventSpec, LegRequest, MarketSpec, SelectionSpec, bet_place, event_create, market_update
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account, user_lines, wallet_for
 from realtime.outbox import events_emit
-from settlement.payouts import settlement_split
 
 
 def match(*, home: str = "", away: str = "", home_odds: str = "1.9000", away_odds: str = "2.0500") -> Event:

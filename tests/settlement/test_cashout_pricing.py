@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from betting.pricing import MoneySplit, slip_potential_payout
 from core.errors import ValidationFailed
 from settlement.cashout_pricing import (
     CashoutLeg,
@@ -22,7 +23,6 @@ from settlement.cashout_pricing import (
     cashout_split,
 )
 from settlement.grading import Outcome, Result
-from settlement.payouts import MoneySplit, slip_potential_payout
 
 
 def decided(result: Result, odds: str) -> CashoutLeg:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from betting.pricing import slip_payout
 from settlement.grading import (
     DeadHeat,
     EventFacts,
@@ -31,7 +32,6 @@ from settlement.grading import (
     selection_grade,
     selection_outcome,
 )
-from settlement.payouts import slip_payout
 
 KICKOFF = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
 PLACED = KICKOFF - timedelta(hours=2)

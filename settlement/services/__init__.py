@@ -1,0 +1,1 @@
+"""Writes of settlement, one module per concern (see each module's docstring)."""
