@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from betting.api.operators import PlacingInput
 from betting.models import Event
 from core.auth import request_user_id
 from core.errors import ApplicationError, DependencyDown, ValidationFailed
@@ -57,11 +58,6 @@ class RunOut(serializers.ModelSerializer[SettlementRun]):
             "finished_at",
             "duration_ms",
         ]
-
-
-class PlacingInput(serializers.Serializer[Any]):
-    selection = serializers.IntegerField(min_value=1)
-    place = serializers.IntegerField(min_value=1, max_value=1000)
 
 
 class SettlementWebhookView(APIView):

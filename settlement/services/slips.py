@@ -174,12 +174,12 @@ def slips_settle(*, slip_ids: Sequence[int], now: datetime, resettle: bool, cont
     plans: list[tuple[_Slip, SlipPayout]] = []
     for slip in slips:
         grades = _legs_graded(slip, context)
-        waiting = [g for g in grades if isinstance(g, Ungraded)]
-        if waiting:
+        graded = [g for g in grades if isinstance(g, Grade)]
+        if len(graded) < len(grades):
             result.waiting += 1
-            result.ungraded.update(g.reason.value for g in waiting if not g.awaiting)
+            result.ungraded.update(g.reason.value for g in grades if isinstance(g, Ungraded) and not g.awaiting)
             continue
-        priced = slip_payout(kind=slip.kind, stake=slip.stake, legs=grades, system_k=slip.system_k)  # type: ignore[arg-type]
+        priced = slip_payout(kind=slip.kind, stake=slip.stake, legs=graded, system_k=slip.system_k)
         if slip.status != BetSlip.Status.PENDING and (priced.status.value, priced.payout) == (slip.status, slip.payout):
             result.unchanged += 1
             continue

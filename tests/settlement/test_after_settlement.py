@@ -4,6 +4,7 @@ on-chain audit trail anchors (its candidate source is settlement's, by default).
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -64,3 +65,30 @@ def test_settled_slips_release_their_liability_and_tell_the_player(book: Book) -
     assert settled[0].data["payout"]["display"] == "NGN 190.00" and settled[0].data["version"] == 1
     updated = OutboxEvent.objects.filter(type="selection.updated", topic=f"selection:{home.pk}").get()
     assert (updated.data["result"], updated.data["factor"]) == ("won", "1.9000000000")
+
+
+def test_metrics_count_settled_slips_and_their_latency(book: Book, django_capture_on_commit_callbacks: Any) -> None:
+    from datetime import timedelta
+
+    from core.metrics import BETS_SETTLED, SETTLEMENT_LATENCY
+
+    def latency_count() -> float:
+        return next(s.value for s in SETTLEMENT_LATENCY.collect()[0].samples if s.name.endswith("_count"))
+
+    def latency_sum() -> float:
+        return next(s.value for s in SETTLEMENT_LATENCY.collect()[0].samples if s.name.endswith("_sum"))
+
+    event = book.event(moneyline())
+    player = book.player()
+    book.bet(player, book.selection(event, "moneyline", "home"))
+    book.bet(player, book.selection(event, "moneyline", "away"))
+    won, lost = BETS_SETTLED.labels("won")._value.get(), BETS_SETTLED.labels("lost")._value.get()
+    count, total = latency_count(), latency_sum()
+    book.result(event, home=1, away=0, at=FINAL)
+    book.clock.move_to(FINAL + timedelta(seconds=42), tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        book.settle(event)
+    assert BETS_SETTLED.labels("won")._value.get() == won + 1
+    assert BETS_SETTLED.labels("lost")._value.get() == lost + 1
+    assert latency_count() == count + 2
+    assert latency_sum() == pytest.approx(total + 2 * 42)  # result received at FINAL, settled 42 s later
