@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ApplicationError
+from ledger.admin import ReadOnlyAdmin
 from ledger.chain.services import chain_record_retry, chain_record_send_now
 from ledger.chain.verification import chain_records_verify
 from ledger.currencies import format_amount
 from ledger.models import ChainDeployment, ChainRecord
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ChainRecord)
-class ChainRecordAdmin(_ReadOnly):
+class ChainRecordAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "subject_id",
@@ -78,7 +66,7 @@ class ChainRecordAdmin(_ReadOnly):
 
 
 @admin.register(ChainDeployment)
-class ChainDeploymentAdmin(_ReadOnly):
+class ChainDeploymentAdmin(ReadOnlyAdmin):
     list_display = ["id", "network", "chain_id", "address", "recorder", "block_number", "created_at"]
     list_filter = ["network", "chain_id"]
     search_fields = ["address", "tx_hash", "recorder"]
