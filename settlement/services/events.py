@@ -47,7 +47,7 @@ class EventReport:
     money: dict[str, dict[str, int]] = field(default_factory=dict)
     waiting: int = 0  # pending slips with a leg not graded yet
     unchanged: int = 0
-    raced: int = 0  # slips another pass settled first
+    raced: int = 0  # slips another pass settled, or a cashout took, first
     ungraded: Counter[str] = field(default_factory=Counter)
     chunks: int = 0
     failed: int = 0  # slips that raised (their errors, the first few, in `errors`)

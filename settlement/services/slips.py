@@ -6,6 +6,8 @@ For the chunk, in a handful of statements whatever its size:
    a pending slip whose every leg is graded settles at version 1; a settled slip (in a
    resettlement pass) whose status or payout would change is resettled at version n + 1;
 3. move the slips by compare-and-set, locked in id order: only the slips this statement moved go on;
+   one changed between the read and the lock is read again under it and settled as it now is
+   (a partial cashout leaves it pending on a smaller stake), unless it is no longer due;
 4. lock the users' wallets and receivables (id order) and post one ledger transaction per slip,
    all at once: `bet:settle:<slip>:v<n>` (escrow -> wallet, house -> wallet, escrow -> house, the
    user's side paying a receivable first); a resettlement first reverses v<n-1> (a claw-back
@@ -144,7 +146,7 @@ class ChunkResult:
     settled: list[Settled] = field(default_factory=list)
     waiting: int = 0  # pending: a leg is not graded yet
     unchanged: int = 0  # settled, and the regrade changes nothing
-    raced: int = 0  # moved by someone else between our read and our compare-and-set
+    raced: int = 0  # taken by someone else between our read and our lock (settled, cashed out)
     ungraded: Counter[str] = field(default_factory=Counter)  # why legs cannot be graded (not awaiting)
 
 
@@ -168,28 +170,23 @@ def slips_settle(*, slip_ids: Sequence[int], now: datetime, resettle: bool, cont
     """Settle what can be settled among `slip_ids` (see the module docstring). Inside the caller's
     transaction. `resettle` lets settled slips be settled again when their payout would change."""
     statuses = ["pending", *SETTLED] if resettle else ["pending"]
-    slips = _load(slip_ids, statuses)
-    _void_windows_load(context, {leg.market_id for slip in slips for leg in slip.legs})
     result = ChunkResult()
-    plans: list[tuple[_Slip, SlipPayout]] = []
-    for slip in slips:
-        grades = _legs_graded(slip, context)
-        graded = [g for g in grades if isinstance(g, Grade)]
-        if len(graded) < len(grades):
-            result.waiting += 1
-            result.ungraded.update(g.reason.value for g in grades if isinstance(g, Ungraded) and not g.awaiting)
-            continue
-        priced = slip_payout(kind=slip.kind, stake=slip.stake, legs=graded, system_k=slip.system_k)
-        if slip.status != BetSlip.Status.PENDING and (priced.status.value, priced.payout) == (slip.status, slip.payout):
-            result.unchanged += 1
-            continue
-        plans.append((slip, priced))
+    plans = _plan(_load(slip_ids, statuses), result, context)
     if not plans:
         return result
 
     moved = _compare_and_set(plans, now=now)
-    result.raced = len(plans) - len(moved)
+    raced = [slip.id for slip, _ in plans if slip.id not in moved]
     plans = [(slip, priced) for slip, priced in plans if slip.id in moved]
+    if raced:
+        # Moved between our read and our lock: by another pass (settled: nothing left to do), a
+        # full cashout (gone), or a partial cashout, which leaves the slip pending on a smaller
+        # stake. The rows are ours now: read them again as they are and settle what is still due,
+        # rather than leave a graded slip pending until the next run.
+        again = _plan(_load(raced, statuses), result, context)
+        moved = _compare_and_set(again, now=now) if again else set()
+        plans += [(slip, priced) for slip, priced in again if slip.id in moved]
+        result.raced = len(raced) - len(moved)
     if not plans:
         return result
     for slip, priced in plans:
@@ -211,6 +208,25 @@ def slips_settle(*, slip_ids: Sequence[int], now: datetime, resettle: bool, cont
     _liability_release([slip for slip, _ in plans if slip.status == BetSlip.Status.PENDING])
     _events_emit(result.settled, tx_ids, now=now)
     return result
+
+
+def _plan(slips: list[_Slip], result: ChunkResult, context: ChunkContext) -> list[tuple[_Slip, SlipPayout]]:
+    """The slips to move and what each pays; counts the others (waiting, unchanged) in `result`."""
+    _void_windows_load(context, {leg.market_id for slip in slips for leg in slip.legs})
+    plans: list[tuple[_Slip, SlipPayout]] = []
+    for slip in slips:
+        grades = _legs_graded(slip, context)
+        graded = [g for g in grades if isinstance(g, Grade)]
+        if len(graded) < len(grades):
+            result.waiting += 1
+            result.ungraded.update(g.reason.value for g in grades if isinstance(g, Ungraded) and not g.awaiting)
+            continue
+        priced = slip_payout(kind=slip.kind, stake=slip.stake, legs=graded, system_k=slip.system_k)
+        if slip.status != BetSlip.Status.PENDING and (priced.status.value, priced.payout) == (slip.status, slip.payout):
+            result.unchanged += 1
+            continue
+        plans.append((slip, priced))
+    return plans
 
 
 def _load(slip_ids: Sequence[int], statuses: list[str]) -> list[_Slip]:

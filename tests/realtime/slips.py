@@ -15,10 +15,20 @@ from django.utils import timezone
 
 from betting.models import BetSlip, Event, Selection
 from betting.pricing import settlement_split
-from betting.services import EventSpec, LegRequest, MarketSpec, SelectionSpec, bet_place, event_create, market_update
+from betting.services import (
+    EventSpec,
+    LegRequest,
+    MarketSpec,
+    SelectionSpec,
+    bet_place,
+    event_create,
+    event_result_record,
+    market_update,
+)
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account, user_lines, wallet_for
 from realtime.outbox import events_emit
+from settlement.services.events import EventReport, event_settle
 
 
 def match(*, home: str = "", away: str = "", home_odds: str = "1.9000", away_odds: str = "2.0500") -> Event:
@@ -71,6 +81,13 @@ def suspend(selection: Selection) -> None:
 
 def wallet_balance(user: Any, currency: str = "NGN") -> int:
     return int(wallet_for(user_id=user.pk, currency=currency).balance)
+
+
+def home_wins(event_id: int) -> EventReport:
+    """The operator records a home win (2-1) and the settlement engine settles the event, as the
+    trigger queued by that result would."""
+    event_result_record(event_id=event_id, status="finished", home_score=2, away_score=1)
+    return event_settle(event_id=event_id)
 
 
 def settle_won(slip_id: int) -> bool:
