@@ -1,10 +1,10 @@
 """The live bet-ticket page in headless Debian chromium (Playwright, never `playwright install`).
 
 A real uvicorn serves the platform on a free port against the test database and the test
-Redis; deposits, odds changes and settlements commit in this process, whose relay publishes them
-through Redis to the server's consumer and on to the browser. The settlement engine is not on
-main yet: `tests.realtime.slips.settle_won` settles a slip the way it will (ORM and ledger). `make test` installs Debian's chromium when it is
-missing (see the Makefile's `browser` target).
+Redis; deposits, odds changes, results and their settlement by the settlement engine commit in
+this process, whose relay publishes them through Redis to the server's consumer and on to the
+browser. `make test` installs Debian's chromium when it is missing (see the Makefile's `browser`
+target).
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from betting.models import BetSlip
 from ledger.reconcile import reconcile
-from tests.realtime.slips import home_of, match, place, reprice, settle_won
+from tests.realtime.slips import home_of, home_wins, match, place, reprice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "a-long-test-password-1"  # tests.factories.make_user's
+SLIP_LIST = re.compile(r"/api/bets\?")  # what the page reads its slips from
 
 
 def off_loop(fn: Any, *args: Any) -> Any:
@@ -175,11 +176,25 @@ def test_page_logs_in_connects_and_shows_a_deposit_live(
     expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 135.00")
     page.screenshot(path=str(ARTIFACTS / "tickets-resumed.png"), full_page=True)
 
-    # A settlement committed while the page is open (the settlement engine's step, stood in for).
-    off_loop(settle_won, slips[1].pk)
+    # The player asks for an offer, then the game is won and settled while the page is open. The
+    # slip list cannot be fetched meanwhile: the slip turns won with its payout, and loses its
+    # offer and cashout controls, from the settlement's event alone; the balance follows.
+    settled.locator(".cashout-request").click()
+    expect(settled.locator(".offer")).to_contain_text("Offer NGN 14.25")  # 1,500 at unchanged odds, less 5 %
+    page.route(SLIP_LIST, lambda route: route.abort())
+    report = off_loop(lambda: home_wins(slips[1].legs.get().event_id))
+    assert (report.settled, report.failed) == (1, 0)
     expect(settled).to_have_attribute("data-status", "won")
-    expect(settled).to_contain_text("paid NGN 28.50")
+    expect(settled.locator(".slip-status")).to_have_text("won")
+    expect(settled.locator(".payout")).to_have_text("paid NGN 28.50")
+    expect(settled.locator(".offer, .cashout")).to_have_count(0)
     expect(page.locator("#wallets tr[data-currency=NGN]")).to_contain_text("NGN 163.50")
+    settlement = page.locator('#events li[data-type="bet.settled"]')
+    expect(settlement).to_have_count(1)
+    expect(settlement).to_contain_text('"status":"won"')
+    expect(kept).to_have_attribute("data-status", "pending")
+    page.screenshot(path=str(ARTIFACTS / "tickets-settled.png"), full_page=True)
+    page.unroute(SLIP_LIST)
 
     # The other game's price shortens: the open slip shows it, and its offer follows.
     selection = off_loop(lambda: home_of(slips[0].legs.get().event))
@@ -189,6 +204,7 @@ def test_page_logs_in_connects_and_shows_a_deposit_live(
     offer = kept.locator(".offer")
     expect(offer).to_contain_text("Offer NGN 18.05")  # 1,500 * 1.9 / 1.5, less 5 %
     expect(offer.locator(".countdown")).to_have_text(re.compile(r"^[0-9]+ s $"))
+    expect(settled.locator(".leg")).to_contain_text("· won")  # the list reloaded with the offer: the leg's grade
     page.screenshot(path=str(ARTIFACTS / "tickets-offer.png"), full_page=True)
     offer.locator(".cashout-accept").click()
     expect(kept).to_have_attribute("data-status", "cashed_out")

@@ -1,11 +1,14 @@
 /* The player's open and recent slips, live, with cashout.
  *
  * Built on tickets.js (window.Tote): the list comes from GET /api/bets and is reloaded when a
- * bet.* event arrives; odds.updated refreshes the current price of the legs it names. A pending
- * slip asks for an offer over the socket ({"type": "cashout.request", "slip", "fraction"}), shows
- * it with a countdown to its expiry and accepts it ({"type": "cashout.accept", "offer"}): the page
- * never sends an amount, only the offer's id. An auto-cashout target is armed with
- * {"type": "cashout.auto", "slip", "target"} (minor units; null clears it).
+ * bet.* or selection.updated event arrives. bet.settled (a settlement) and bet.updated (a
+ * resettlement, a cashout) carry the slip's new status and money: the slip shows them at once and
+ * loses its offer once it is no longer open. odds.updated refreshes the current price of the open
+ * slips' legs it names. A pending slip asks for an offer over the socket ({"type":
+ * "cashout.request", "slip", "fraction"}), shows it with a countdown to its expiry and accepts it
+ * ({"type": "cashout.accept", "offer"}): the page never sends an amount, only the offer's id. An
+ * auto-cashout target is armed with {"type": "cashout.auto", "slip", "target"} (minor units; null
+ * clears it).
  */
 (function () {
   "use strict";
@@ -16,8 +19,10 @@
   const EXPONENT = { USD: 2, NGN: 2, TZS: 2, USDC: 6 };
   const offers = {}; // slip id -> offer data (cashout.offered / a fresh offer)
   const notes = {}; // slip id -> [text, isError]
-  const oddsNow = {}; // selection id -> decimal odds string
+  const oddsNow = {}; // selection id -> decimal odds string, or the market's state
+  const shown = {}; // slip id -> the slip as last shown
   let reloadTimer = null;
+  let loads = 0; // the latest load wins: an older answer arriving late is dropped
   let active = false;
 
   const $ = (id) => document.getElementById(id);
@@ -37,6 +42,7 @@
 
   async function load() {
     if (!active) return;
+    const mine = ++loads;
     let body;
     try {
       body = await Tote.api("/api/bets?page_size=50");
@@ -44,7 +50,10 @@
       console.warn("slips", err);
       return;
     }
+    if (!active || mine !== loads) return;
     const slips = body.results || [];
+    for (const key of Object.keys(shown)) delete shown[key];
+    for (const slip of slips) shown[slip.id] = slip;
     const open = slips.filter((s) => OPEN.has(s.status));
     const recent = slips.filter((s) => !OPEN.has(s.status)).slice(0, RECENT);
     $("slip-list").replaceChildren(...open.concat(recent).map(render));
@@ -68,7 +77,7 @@
     ]);
     li.append(head);
     for (const leg of slip.legs) {
-      const now = oddsNow[leg.selection];
+      const now = OPEN.has(slip.status) ? oddsNow[leg.selection] : null;
       li.append(
         el("div", { className: "leg", "data-selection": String(leg.selection), "data-event": String(leg.event) }, [
           el("span", { text: leg.event_name + " · " + leg.market_name + " · " + leg.name + " @ " + leg.odds_decimal }),
@@ -155,17 +164,35 @@
     active = false;
     $("slips").hidden = true;
     $("slip-list").replaceChildren();
-    for (const store of [offers, notes, oddsNow]) for (const key of Object.keys(store)) delete store[key];
+    for (const store of [offers, notes, oddsNow, shown]) for (const key of Object.keys(store)) delete store[key];
   });
   Tote.on("state.stale", reloadSoon);
-  for (const type of ["bet.placed", "bet.updated", "bet.settled", "selection.updated"]) Tote.on(type, reloadSoon);
+  for (const type of ["bet.placed", "selection.updated"]) Tote.on(type, reloadSoon);
+
+  // The slip's new status, stake and payout, shown at once (the reload behind it brings the
+  // legs' results); a slip settled or cashed out keeps no offer.
+  function slipChanged(event) {
+    const data = event.data || {};
+    if (data.status && !OPEN.has(data.status)) delete offers[data.slip];
+    const slip = shown[data.slip];
+    const li = document.querySelector('#slip-list li[data-slip="' + data.slip + '"]');
+    if (slip && li) {
+      for (const key of ["status", "stake", "potential_payout", "payout"]) if (key in data) slip[key] = data[key];
+      li.replaceWith(render(slip));
+    }
+    reloadSoon();
+  }
+  Tote.on("bet.settled", slipChanged);
+  Tote.on("bet.updated", slipChanged);
 
   Tote.on("odds.updated", (event) => {
     for (const market of event.data.markets || []) {
       for (const selection of market.selections || []) {
-        oddsNow[selection.id] = market.status === "open" && selection.status === "open" ? selection.odds : "suspended";
-        for (const leg of document.querySelectorAll('.leg[data-selection="' + selection.id + '"] .odds-now')) {
-          leg.textContent = " · now " + oddsNow[selection.id];
+        const open = market.status === "open" && selection.status === "open";
+        oddsNow[selection.id] = open ? selection.odds : market.status !== "open" ? market.status : selection.status;
+        for (const leg of document.querySelectorAll('#slip-list .leg[data-selection="' + selection.id + '"]')) {
+          if (!OPEN.has(leg.closest("li").dataset.status)) continue; // a decided slip has no price
+          leg.querySelector(".odds-now").textContent = " · now " + oddsNow[selection.id];
         }
       }
     }

@@ -283,6 +283,12 @@
   }
 
   on("balance.updated", () => loadWallets());
+  // A settlement says it moved money with bet.settled (bet.updated when resettled), not with
+  // balance.updated: the balances are read again then too.
+  on("bet.settled", () => loadWallets());
+  on("bet.updated", (event) => {
+    if (event.data && event.data.reason === "resettled") loadWallets();
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     $("login").addEventListener("submit", async (event) => {
