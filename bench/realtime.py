@@ -8,8 +8,8 @@ process holding N real WebSocket clients (the `websockets` package), one user ea
 authenticated with a JWT in the `bearer.` subprotocol.
 
 Per run, three measurements on the same server and clients, interleaved so they share the noise:
-- outbox: one transaction writes one `bet.settled` event per user through realtime.outbox (a
-  stand-in for a settlement until the settlement engine exists); the clock starts when COMMIT
+- outbox: one transaction writes one `bet.settled` event per user through realtime.outbox (what
+  a settlement chunk writes, without the settlement around it); the clock starts when COMMIT
   returns (an on-commit callback registered first) and stops when the last client has its event.
   The path is the production one: on-commit wake-up, relay thread, claim, group_send per user,
   mark published, consumer, socket.

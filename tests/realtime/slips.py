@@ -1,5 +1,5 @@
-"""Slips for the cashout tests, made the way players and operators make them, and a stand-in for
-the settlement engine (not on main yet): one slip settled exactly as settlement will settle it."""
+"""Slips for the cashout tests, made the way players and operators make them, and their games'
+results recorded and settled by the settlement engine."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
-
 from betting.models import BetSlip, Event, Selection
-from betting.pricing import settlement_split
 from betting.services import (
     EventSpec,
     LegRequest,
@@ -25,9 +20,7 @@ from betting.services import (
     event_result_record,
     market_update,
 )
-from ledger.models import Account
-from ledger.services import Entry, Line, entries_post, system_account, user_lines, wallet_for
-from realtime.outbox import events_emit
+from ledger.services import wallet_for
 from settlement.services.events import EventReport, event_settle
 
 
@@ -88,42 +81,3 @@ def home_wins(event_id: int) -> EventReport:
     trigger queued by that result would."""
     event_result_record(event_id=event_id, status="finished", home_score=2, away_score=1)
     return event_settle(event_id=event_id)
-
-
-def settle_won(slip_id: int) -> bool:
-    """Settle a slip as won at its potential payout, the way the settlement engine will: a
-    compare-and-set from PENDING guarded by the stake it priced, the ledger entry
-    `bet:settle:<slip>:v1` and `bet.settled`, in one transaction. False: someone (a cashout) got
-    there first, and nothing was written."""
-    slip = BetSlip.objects.get(pk=slip_id)
-    payout = slip.potential_payout
-    with transaction.atomic():
-        moved = BetSlip.objects.filter(pk=slip_id, status=BetSlip.Status.PENDING, stake=slip.stake).update(
-            status=BetSlip.Status.WON,
-            payout=payout,
-            settled_at=timezone.now(),
-            settlement_version=F("settlement_version") + 1,
-        )
-        if not moved:
-            return False
-        split = settlement_split(stake=slip.stake, payout=payout)
-        escrow = system_account(kind=Account.Kind.BETS_ESCROW, currency=slip.currency).pk
-        house = system_account(kind=Account.Kind.HOUSE, currency=slip.currency).pk
-        lines = [Line(escrow, -slip.stake, slip.currency)]
-        if split.escrow_to_house - split.house_to_wallet:
-            lines.append(Line(house, split.escrow_to_house - split.house_to_wallet, slip.currency))
-        lines += user_lines(user_id=slip.user_id, currency=slip.currency, delta=payout)
-        key = f"bet:settle:{slip_id}:v1"
-        tx_id = entries_post([Entry(key=key, kind="bet.settle", lines=lines, reference=f"slip:{slip_id}")]).id_for(key)
-        events_emit(
-            [
-                ("bet.settled", {"slip": slip_id, "status": "won", "payout": payout}, slip.user_id, ""),
-                (
-                    "balance.updated",
-                    {"currency": slip.currency, "reason": "bet.settled", "transaction": tx_id, "amount": payout},
-                    slip.user_id,
-                    "",
-                ),
-            ]
-        )
-    return True

@@ -16,7 +16,7 @@ from realtime.cashout.auto import auto_cashout_set, auto_cashouts_evaluate
 from realtime.cashout.models import AutoCashout, CashoutOffer
 from realtime.cashout.services import cashout_offer_accept, cashout_offer_create
 from realtime.models import OutboxEvent
-from tests.realtime.slips import home_of, match, place, reprice, settle_won, wallet_balance
+from tests.realtime.slips import home_of, home_wins, match, place, reprice, wallet_balance
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_the_sweep_cashes_out_what_it_finds_and_lapses_settled_slips(user: Any, 
     auto_cashout_set(user_id=user.pk, slip_id=other.pk, target=11_000)
     # Prices moved with no hook heard (a lost task): the sweep still finds the target reached.
     Selection.objects.filter(pk=home_of(slip.legs.get().event).pk).update(odds=Decimal("1.5000"))
-    assert settle_won(other.pk)
+    assert home_wins(other.legs.get().event_id).settled == 1
 
     assert auto_cashouts_evaluate() == 1
     assert dict(AutoCashout.objects.values_list("slip_id", "status")) == {slip.pk: "executed", other.pk: "lapsed"}

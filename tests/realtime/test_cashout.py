@@ -21,7 +21,7 @@ from ledger.services import system_account
 from realtime.cashout.models import CashoutOffer
 from realtime.cashout.services import CashoutError, cashout_offer_accept, cashout_offer_create, cashout_offers_expire
 from realtime.models import OutboxEvent
-from tests.realtime.slips import home_of, match, place, reprice, settle_won, suspend, wallet_balance
+from tests.realtime.slips import home_of, home_wins, match, place, reprice, suspend, wallet_balance
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,13 @@ def events_of(user: Any, type_: str) -> list[dict[str, Any]]:
     return list(OutboxEvent.objects.filter(user_id=user.pk, type=type_).order_by("seq").values_list("data", flat=True))
 
 
-def cashout_lines(offer_id: int) -> dict[str, int]:
-    tx = Transaction.objects.get(idempotency_key=f"cashout:{offer_id}")
+def ledger_lines(key: str) -> dict[str, int]:
+    tx = Transaction.objects.get(idempotency_key=key)
     return {p.account.kind: p.amount for p in Posting.objects.filter(transaction=tx).select_related("account")}
+
+
+def cashout_lines(offer_id: int) -> dict[str, int]:
+    return ledger_lines(f"cashout:{offer_id}")
 
 
 def test_full_cashout_pays_the_offer_once_through_rest(auth_api: APIClient, player: Any, slip: BetSlip) -> None:
@@ -131,10 +135,11 @@ def test_partial_cashout_leaves_the_slip_live_on_the_stake_left(player: Any, sli
         5_000,
         9_500,
     )
-    # The rest of the slip settles on what is left, and the books still balance.
-    assert settle_won(slip.pk)
+    # The game is won: the rest of the slip settles on what is left, and the books still balance.
+    assert home_wins(selection.market.event_id).settled == 1
     slip.refresh_from_db()
     assert (slip.status, slip.payout) == ("won", 9_500)
+    assert ledger_lines(f"bet:settle:{slip.pk}:v1") == {"bets_escrow": -5_000, "house": -4_500, "wallet": 9_500}
     assert reconcile().clean
 
 
@@ -266,7 +271,7 @@ def test_a_new_offer_supersedes_the_open_one(player: Any, slip: BetSlip) -> None
 
 def test_a_settled_slip_refuses_its_open_offer(player: Any, slip: BetSlip) -> None:
     offer = cashout_offer_create(user_id=player.pk, slip_id=slip.pk).offer
-    assert settle_won(slip.pk)
+    assert home_wins(slip.legs.get().event_id).settled == 1
     with pytest.raises(CashoutError) as refused:
         cashout_offer_accept(user_id=player.pk, offer_id=offer.pk)
     assert (refused.value.code, refused.value.status_code) == ("slip_not_pending", 409)

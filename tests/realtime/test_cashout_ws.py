@@ -11,7 +11,7 @@ from betting.models import BetSlip
 from ledger.reconcile import reconcile
 from realtime.cashout.models import AutoCashout
 from tests.realtime.helpers import connected, subscribed
-from tests.realtime.slips import home_of, match, place, reprice, settle_won, wallet_balance
+from tests.realtime.slips import home_of, home_wins, match, place, reprice, wallet_balance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,11 +125,15 @@ def test_open_slips_hear_their_odds_and_settlement_and_set_auto_targets(
             await a.send({"type": "cashout.auto", "slip": slip.pk, "target": None})
             assert (await a.receive())["data"] == {"slip": slip.pk, "target": None, "status": "cleared"}
 
-            # A settlement committed while connected reaches the client.
-            await sync_to_async(settle_won)(second_slip.pk)
-            settled = [await a.receive(), await a.receive()]
-            assert [e["type"] for e in settled] == ["bet.settled", "balance.updated"]
-            assert settled[0]["data"]["slip"] == second_slip.pk
+            # The second game is won and settled while connected: its markets close, and the
+            # settlement reaches the client with what it paid.
+            await sync_to_async(home_wins)(second.pk)
+            frames = await a.receive_until("bet.settled")
+            assert [e["type"] for e in frames] == ["odds.updated", "bet.settled"]
+            assert frames[0]["data"]["markets"][0]["status"] == "closed"
+            settled = frames[1]["data"]
+            assert (settled["slip"], settled["status"], settled["version"]) == (second_slip.pk, "won", 1)
+            assert settled["payout"] == {"amount": 9_500, "currency": "NGN", "display": "NGN 95.00"}
 
             assert await b.nothing()  # no slips: no odds, and nothing of Alice's
             assert await a.nothing()
