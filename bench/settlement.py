@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/settlement.py [--singles 100000] [--combos 20000] [--events 50]
                                          [--baseline 5000] [--webhook-slips 10000] [--workers 1]
+                                         [--database tote_bench_settlement] [--skip-baseline]
 
 What it does:
-1. Creates its own database `tote_bench_settlement` (dropped and made again) and migrates it.
+1. Creates its own database (`--database`, or $BENCH_SETTLEMENT_DB, default `tote_bench_settlement`;
+   dropped and made again) and migrates it.
 2. Writes the data with COPY, not through the API: players with wallets funded by deposits,
    `--events` events (moneyline, 1X2, a quarter-line spread, a total), `--singles` singles and
    `--combos` parlays and system bets (2/3, 3/4) over them, each slip's stake moved to escrow by
@@ -16,7 +18,8 @@ What it does:
 4. Baseline, same run: `--baseline` singles on events of their own, settled the way the original
    system did, one slip at a time, each in its own ORM transaction (lock the slip, load its legs,
    grade, price, update, post its ledger transaction, release its liability, write its event).
-   A sample: the per-slip figure does not depend on how many there are.
+   A sample: the per-slip figure does not depend on how many there are. `--skip-baseline` leaves
+   it out (quick iterations; a figure to quote comes with its baseline).
 5. Proves the books: `reconcile()` clean, every slip settled exactly once (one settlement
    transaction each), escrow back to zero.
 6. Webhook latency: an event with `--webhook-slips` slips; the web server (uvicorn, as the
@@ -49,7 +52,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "tote_bench_settlement"
+DEFAULT_DB = "tote_bench_settlement"
 FUNDS = 10**12
 STAKES = (1_000, 2_000, 5_000, 10_000, 25_000)
 
@@ -61,11 +64,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=50)
     parser.add_argument("--players", type=int, default=20_000)
     parser.add_argument("--baseline", type=int, default=5_000, help="slips the naive baseline settles")
+    parser.add_argument("--skip-baseline", action="store_true", help="no naive baseline (quick iterations)")
     parser.add_argument("--webhook-slips", type=int, default=10_000, help="0 skips the webhook measurement")
     parser.add_argument("--workers", type=int, default=1, help="processes settling the events (bulk run)")
     parser.add_argument("--chunk", type=int, default=None, help="SETTLEMENT_CHUNK_SIZE")
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--profile", action="store_true", help="cProfile the bulk run (slower; for finding costs)")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_SETTLEMENT_DB", DEFAULT_DB),
+        help="the database to (re)create; default $BENCH_SETTLEMENT_DB or %(default)s",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "settlement.json")
     return parser.parse_args()
 
@@ -75,7 +84,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
 
     environ.Env.read_env(ROOT / ".env", overwrite=False)
     base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tote"))
-    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{BENCH_DB}"))
+    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{args.database}"))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -93,12 +102,14 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
     return {"host": base.hostname or "127.0.0.1", "port": str(base.port or 5432), "user": base.username or "postgres"}
 
 
-def recreate_database(pg: dict[str, str]) -> None:
+def recreate_database(pg: dict[str, str], name: str) -> None:
     import psycopg
 
+    if not name.startswith("tote_bench_"):
+        raise SystemExit(f"refusing to drop {name!r}: a bench database is named tote_bench_*")
     with psycopg.connect(host=pg["host"], port=pg["port"], user=pg["user"], dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def load_average() -> str:
@@ -540,7 +551,7 @@ def bulk_in_processes(workers: int, event_ids: list[int]) -> float:
 def main() -> int:
     args = parse_args()
     pg = configure_environment(args)
-    recreate_database(pg)
+    recreate_database(pg, args.database)
     import django
 
     django.setup()
@@ -564,8 +575,12 @@ def main() -> int:
     data = Data(args.players)
     selections = make_events(args.events, start=now - timedelta(hours=3), prefix="bulk")
     written = data.slips(selections=selections, singles=args.singles, combos=args.combos, placed=placed)
-    baseline_selections = make_events(max(1, args.baseline // 1000), start=now - timedelta(hours=3), prefix="base")
-    data.slips(selections=baseline_selections, singles=args.baseline, combos=0, placed=placed)
+    if args.skip_baseline:
+        args.baseline = 0
+    baseline_selections: dict[int, list[tuple[int, Decimal]]] = {}
+    if args.baseline:
+        baseline_selections = make_events(max(1, args.baseline // 1000), start=now - timedelta(hours=3), prefix="base")
+        data.slips(selections=baseline_selections, singles=args.baseline, combos=0, placed=placed)
     print(f"data: {args.players} players, {written} slips over {args.events} events, "
           f"{args.baseline} baseline slips, written in {time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
 
@@ -598,19 +613,24 @@ def main() -> int:
     bulk_rate = settled / bulk_s
     print(f"bulk: {settled} slips in {bulk_s:.2f} s = {bulk_rate:,.0f} slips/s (run {run_status})", flush=True)
 
-    results_record(sorted(baseline_selections), rng)
-    baseline_ids = list(
-        BetSlip.objects.filter(legs__event_id__in=list(baseline_selections), status="pending").values_list(
-            "pk", flat=True
+    baseline_ids: list[int] = []
+    baseline_s = baseline_rate = 0.0
+    if baseline_selections:
+        results_record(sorted(baseline_selections), rng)
+        baseline_ids = list(
+            BetSlip.objects.filter(legs__event_id__in=list(baseline_selections), status="pending").values_list(
+                "pk", flat=True
+            )
         )
-    )
-    print(f"baseline: {len(baseline_ids)} slips, one ORM transaction each ...", flush=True)
-    t = time.perf_counter()
-    for slip_id in baseline_ids:
-        naive_settle(slip_id)
-    baseline_s = time.perf_counter() - t
-    baseline_rate = len(baseline_ids) / baseline_s
-    print(f"baseline: {len(baseline_ids)} slips in {baseline_s:.2f} s = {baseline_rate:,.0f} slips/s", flush=True)
+        print(f"baseline: {len(baseline_ids)} slips, one ORM transaction each ...", flush=True)
+        t = time.perf_counter()
+        for slip_id in baseline_ids:
+            naive_settle(slip_id)
+        baseline_s = time.perf_counter() - t
+        baseline_rate = len(baseline_ids) / baseline_s
+        print(f"baseline: {len(baseline_ids)} slips in {baseline_s:.2f} s = {baseline_rate:,.0f} slips/s", flush=True)
+    else:
+        print("baseline: skipped (--skip-baseline)", flush=True)
 
     books = books_check()
     print(f"books: {books}", flush=True)
@@ -635,16 +655,19 @@ def main() -> int:
         "baseline_slips": len(baseline_ids),
         "baseline_seconds": round(baseline_s, 3),
         "baseline_slips_per_s": round(baseline_rate, 1),
-        "ratio": round(bulk_rate / baseline_rate, 1),
+        "ratio": round(bulk_rate / baseline_rate, 1) if baseline_rate else None,
         "books": books,
         "webhook": webhook,
         "load_before": load_before,
         "load_after": load_after,
     }
-    print(
-        f"\nsettlement: {bulk_rate:,.0f} slips/s bulk vs {baseline_rate:,.0f} slips/s naive (sample of "
-        f"{len(baseline_ids)}): x{bulk_rate / baseline_rate:.1f}; reconcile clean: {books['reconcile_clean']}"
-    )
+    if baseline_rate:
+        print(
+            f"\nsettlement: {bulk_rate:,.0f} slips/s bulk vs {baseline_rate:,.0f} slips/s naive (sample of "
+            f"{len(baseline_ids)}): x{bulk_rate / baseline_rate:.1f}; reconcile clean: {books['reconcile_clean']}"
+        )
+    else:
+        print(f"\nsettlement: {bulk_rate:,.0f} slips/s bulk (no baseline); reconcile clean: {books['reconcile_clean']}")
     print(f"load average after: {load_after}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=str))
