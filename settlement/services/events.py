@@ -13,6 +13,7 @@ what a real run would have done at that moment, and nothing is kept.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -105,6 +106,24 @@ def _step(dry_run: bool) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a chunk runs.
+
+    A chunk makes tens of thousands of short-lived containers (rows, legs, ledger lines), which
+    trigger collections that walk every object the process holds: measured, they were a third of
+    the Python time of a settlement. Reference counting frees the chunk's objects as usual; the
+    collector is back on between chunks, so cycles are still collected.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def event_settle(
     *,
     event_id: int,
@@ -158,7 +177,7 @@ def _pass(
     for start in range(0, len(slip_ids), size):
         chunk = slip_ids[start : start + size]
         try:
-            with _step(dry_run):
+            with _gc_paused(), _step(dry_run):
                 event_lock(event_id)
                 result = slips_settle(slip_ids=chunk, now=clock(), resettle=grading.resettle, context=context)
                 transaction.on_commit(partial(_count, result.settled))
