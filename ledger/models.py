@@ -36,8 +36,14 @@ class Account(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     currency = models.CharField(max_length=8, choices=CURRENCY_CHOICES)
+    # No index of its own: the unique (user, kind, currency) index leads with the user.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
+        db_index=False,
     )
     # Kept for user accounts only; always 0 on system accounts (their rows are never locked).
     balance = models.BigIntegerField(default=0)

@@ -28,6 +28,7 @@ class OutboxEvent(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        db_index=False,  # `outbox_user_seq` leads with the user
         help_text="Whose event this is; empty for a broadcast.",
     )
     topic = models.CharField(max_length=128, blank=True, help_text="A broadcast group, e.g. round:20261121.")

@@ -49,7 +49,11 @@ class BetSlip(Transitions, models.Model):
         BETTER = "better", "The odds sent or better"
         ANY = "any", "Any odds"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bet_slips")
+    # No index of its own: `slip_user_status` and `slip_user_client_key_unique` lead with the user
+    # (a third would only cost every settlement's update of the slip another index write).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bet_slips", db_index=False
+    )
     type = models.CharField(max_length=8, choices=Type.choices)
     system_k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="System k/n: legs per line.")
     system_n = models.PositiveSmallIntegerField(null=True, blank=True, help_text="System k/n: legs in the slip.")
