@@ -132,6 +132,7 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
             AS v(i, t, u, tp, d)
         """,
         [timezone.now(), ids, types, users, topics, datas],
+        prepare=False,  # see settlement.db.binary_cursor
     )
     if _after_commit_hooks:
         transaction.on_commit(_notify)
