@@ -48,7 +48,7 @@ class UserBooks:
         if not pairs:
             return
         cursor = binary_cursor()
-        cursor.execute(_LOCK, [sorted({user_id for user_id, _ in pairs})], binary=True)
+        cursor.execute(_LOCK, [sorted({user_id for user_id, _ in pairs})], binary=True, prepare=False)
         for account_id, user_id, currency, kind, balance in cursor.fetchall():
             self._accounts[(user_id, currency, kind)] = [account_id, balance]
 
@@ -56,7 +56,10 @@ class UserBooks:
         return self._accounts[(user_id, currency, Account.Kind.WALLET)][0]
 
     def lines(self, *, user_id: int, currency: str, delta: int) -> list[Line]:
-        """The user's side of a movement of `delta` (the counterpart lines are the caller's)."""
+        """The user's side of a movement of `delta` (the counterpart lines are the caller's). A user
+        whose movements are all zero (a lost slip) need not be among the books' users."""
+        if not delta:
+            return []
         wallet = self._accounts[(user_id, currency, "wallet")]
         receivable = self._accounts[(user_id, currency, "receivable")]
         lines: list[Line] = []

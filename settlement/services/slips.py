@@ -8,10 +8,10 @@ For the chunk, in a handful of statements whatever its size:
 3. move the slips by compare-and-set, locked in id order: only the slips this statement moved go on;
    one changed between the read and the lock is read again under it and settled as it now is
    (a partial cashout leaves it pending on a smaller stake), unless it is no longer due;
-4. lock the users' wallets and receivables (id order) and post one ledger transaction per slip,
-   all at once: `bet:settle:<slip>:v<n>` (escrow -> wallet, house -> wallet, escrow -> house, the
-   user's side paying a receivable first); a resettlement first reverses v<n-1> (a claw-back
-   beyond the wallet is booked on the receivable);
+4. lock the wallets and receivables (id order) of the users paid or, resettling, clawed back, and
+   post one ledger transaction per slip, all at once: `bet:settle:<slip>:v<n>` (escrow -> wallet,
+   house -> wallet, escrow -> house, the user's side paying a receivable first); a resettlement
+   first reverses v<n-1> (a claw-back beyond the wallet is booked on the receivable);
 5. release the settled slips' liability and write their `bet.settled` / `bet.updated` events.
 """
 
@@ -238,7 +238,7 @@ def _load(slip_ids: Sequence[int], statuses: list[str]) -> list[_Slip]:
             moments[micros] = micros_to_datetime(micros)
         return moments[micros]
 
-    cursor.execute(_SLIPS, [list(slip_ids), statuses], binary=True)
+    cursor.execute(_SLIPS, [list(slip_ids), statuses], binary=True, prepare=False)
     slips: dict[int, _Slip] = {}
     for slip_id, user_id, kind, system_k, stake, currency, potential, status, payout, version, accepted_us in cursor:
         accepted_at = moment(accepted_us)
@@ -249,9 +249,9 @@ def _load(slip_ids: Sequence[int], statuses: list[str]) -> list[_Slip]:
         )
     if not slips:
         return []
-    cursor.execute(_LEGS, [list(slips)], binary=True)
+    cursor.execute(_LEGS, [list(slips)], binary=True, prepare=False)
     legs = cursor.fetchall()
-    cursor.execute(_SELECTIONS, [sorted({leg[1] for leg in legs})], binary=True)
+    cursor.execute(_SELECTIONS, [sorted({leg[1] for leg in legs})], binary=True, prepare=False)
     selections = {}
     outcomes: dict[tuple[str, int | None, int | None, str], Outcome | None] = {}
     for selection_id, market_id, market_kind, res, tied, places, void_reason, started_us, result_us in cursor:
@@ -316,7 +316,7 @@ def _legs_graded(slip: _Slip, context: ChunkContext) -> list[Grade | Ungraded]:
 def _compare_and_set(plans: list[tuple[_Slip, SlipPayout]], *, now: datetime) -> set[int]:
     ids = [slip.id for slip, _ in plans]
     cursor = binary_cursor()
-    cursor.execute(_LOCK_SLIPS, [ids], binary=True)
+    cursor.execute(_LOCK_SLIPS, [ids], binary=True, prepare=False)
     cursor.execute(
         _MOVE,
         [
@@ -333,6 +333,7 @@ def _compare_and_set(plans: list[tuple[_Slip, SlipPayout]], *, now: datetime) ->
             ids,
         ],
         binary=True,
+        prepare=False,
     )
     return {row[0] for row in cursor.fetchall()}
 
@@ -344,7 +345,9 @@ def settle_key(slip_id: int, version: int) -> str:
 def _money_post(plans: list[tuple[_Slip, SlipPayout]], *, context: ChunkContext) -> dict[int, int]:
     """One ledger transaction per slip (plus the reversal of a resettled slip's previous one), all
     posted together; returns each slip's new settlement transaction id."""
-    books = UserBooks((slip.user_id, slip.currency) for slip, _ in plans)
+    # Only the users money moves for are locked: a first settlement that pays nothing (a lost slip)
+    # touches escrow and the house alone.
+    books = UserBooks((slip.user_id, slip.currency) for slip, priced in plans if priced.payout or slip.version)
     previous = _previous_settlements([settle_key(slip.id, slip.version) for slip, _ in plans if slip.version])
     entries: list[Entry] = []
     for slip, priced in plans:
