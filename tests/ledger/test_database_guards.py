@@ -92,3 +92,43 @@ def test_one_transaction_per_idempotency_key(make_user: Any, fund: Any) -> None:
     fund(make_user(), 100, reference="once")
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         _new_transaction(cursor, "deposit:test:once")
+
+
+def test_a_batch_with_one_transaction_without_postings_fails_at_commit(make_user: Any, fund: Any) -> None:
+    """The commit-time check runs once per INSERT statement, over every transaction it wrote."""
+    wallet = wallet_for(user_id=make_user().pk, currency="NGN")
+    other = wallet_for(user_id=make_user().pk, currency="NGN")
+    with pytest.raises(IntegrityError, match=r"\(raw:batch:2\) has 0 posting"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_transaction (idempotency_key, kind, reference, description, lines_digest, metadata,"
+                " correlation_id, created_at) SELECT 'raw:batch:' || n, 'raw', '', '', '', '{}', '', now()"
+                " FROM generate_series(1, 3) n ORDER BY n RETURNING id"
+            )
+            first, _, third = (row[0] for row in cursor.fetchall())
+            cursor.execute(
+                "INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)"
+                " VALUES (%s, %s, 5, 'NGN'), (%s, %s, -5, 'NGN'), (%s, %s, 7, 'NGN'), (%s, %s, -7, 'NGN')",
+                [first, wallet.pk, first, other.pk, third, wallet.pk, third, other.pk],
+            )
+    assert not Transaction.objects.filter(idempotency_key__startswith="raw:batch:").exists()
+
+
+def test_a_bulk_post_leaves_no_pending_check_behind(make_user: Any, fund: Any) -> None:
+    from ledger.services import Entry, Line, entries_post
+
+    alice, bob = make_user(), make_user()
+    fund(alice, 1_000)
+    a, b = wallet_for(user_id=alice.pk, currency="NGN").pk, wallet_for(user_id=bob.pk, currency="NGN").pk
+    with transaction.atomic():
+        posted = entries_post(
+            [
+                Entry(key=f"raw:bulk:{n}", kind="transfer", lines=[Line(a, -10, "NGN"), Line(b, 10, "NGN")])
+                for n in range(5)
+            ]
+        )
+    assert len(posted.created) == 5
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ledger_unchecked_batch")
+        assert cursor.fetchone()[0] == 0
+    assert Account.objects.get(pk=b).balance == 50
