@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -239,9 +239,9 @@ def entries_post(entries: Sequence[Entry]) -> PostResult:
                     )
                 result.replayed[row.key] = tx_id
 
-    for row in rows:
-        if row.key in result.created:
-            LEDGER_TRANSACTIONS.labels(row.kind).inc()
+    # One increment per kind: a labelled counter takes a lock on every call.
+    for kind, count in Counter(row.kind for row in rows if row.key in result.created).items():
+        LEDGER_TRANSACTIONS.labels(kind).inc(count)
     LEDGER_POST_SECONDS.labels("bulk" if len(rows) > 1 else "single").observe(time.perf_counter() - started)
     return result
 
