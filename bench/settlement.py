@@ -14,7 +14,9 @@ What it does:
 3. Records a final result on every event (the operator's service), then times ONE settlement run
    over every event due (`settle_bets`' code path): grading, the slips in chunks, one ledger
    transaction per slip (`bet:settle:<slip>:v1`), liability, `bet.settled` outbox events.
-   `--workers N` splits the events over N processes instead.
+   `--workers N` splits the events over N processes instead. Beside the wall clock it prints the
+   CPU time per slip of the settling Python and (one process) of its PostgreSQL backend, which
+   other work on a shared machine stretches much less.
 4. Baseline, same run: `--baseline` singles on events of their own, settled the way the original
    system did, one slip at a time, each in its own ORM transaction (lock the slip, load its legs,
    grade, price, update, post its ledger transaction, release its liability, write its event).
@@ -528,6 +530,39 @@ def webhook_latency(args: argparse.Namespace, data: Data, placed: datetime) -> d
 # --- main -------------------------------------------------------------------------------------
 
 
+def cpu_seconds() -> tuple[float, dict[int, float]]:
+    """CPU time used so far by the settling Python (this process and its finished children), and
+    by each PostgreSQL backend of the bench database (from /proc: only when the server runs on this
+    machine). A shared machine's load stretches the wall clock, much less these."""
+    import resource
+
+    from django.db import connection
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    python = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    backends: dict[int, float] = {}
+    for pid in pids:
+        try:
+            backends[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+    return python, backends
+
+
+def cpu_per_slip(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]], slips: int,
+                 *, backends: bool) -> dict[str, float | None]:  # fmt: skip
+    """Microseconds of CPU per slip; the backends' only when every one that settled is still there
+    (one process: its own connection). With processes, the Python figure includes their start."""
+    postgres = sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items())
+    return {
+        "python": round((after[0] - before[0]) / slips * 1e6, 1),
+        "postgres": round(postgres / slips * 1e6, 1) if backends and after[1] else None,
+    }
+
+
 def bulk_in_processes(workers: int, event_ids: list[int]) -> float:
     """Each process settles its share of the events (the same code a worker runs)."""
     shares = [event_ids[i::workers] for i in range(workers)]
@@ -590,6 +625,7 @@ def main() -> int:
     assert sorted(due) == sorted(selections), "every bulk event is due and no other"
 
     print("bulk settlement ...", flush=True)
+    cpu_before = cpu_seconds()
     if args.workers > 1:
         bulk_s = bulk_in_processes(args.workers, due)
         run_status = "n/a (processes)"
@@ -609,9 +645,12 @@ def main() -> int:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         run_status = run.status
+    cpu_after = cpu_seconds()
     settled = BetSlip.objects.filter(legs__event_id__in=list(selections)).exclude(status="pending").distinct().count()
     bulk_rate = settled / bulk_s
     print(f"bulk: {settled} slips in {bulk_s:.2f} s = {bulk_rate:,.0f} slips/s (run {run_status})", flush=True)
+    bulk_cpu = cpu_per_slip(cpu_before, cpu_after, settled, backends=args.workers == 1)
+    print(f"bulk CPU per slip (us; the load stretches these much less than the wall clock): {bulk_cpu}", flush=True)
 
     baseline_ids: list[int] = []
     baseline_s = baseline_rate = 0.0
@@ -652,6 +691,7 @@ def main() -> int:
         "workers": args.workers,
         "bulk_seconds": round(bulk_s, 3),
         "bulk_slips_per_s": round(bulk_rate, 1),
+        "bulk_cpu_us_per_slip": bulk_cpu,
         "baseline_slips": len(baseline_ids),
         "baseline_seconds": round(baseline_s, 3),
         "baseline_slips_per_s": round(baseline_rate, 1),
