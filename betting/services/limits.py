@@ -127,7 +127,10 @@ def liabilities_release(*, exposures: Mapping[tuple[int, str], int]) -> None:
     if not items:
         return
     with connection.cursor() as cursor:
-        cursor.execute(
+        # Never prepared (psycopg's own cursor, `prepare=False`): a prepared statement is planned
+        # for lists of ten, and that plan loops over the whole list for every row of a chunk's
+        # hundreds of selections.
+        cursor.cursor.execute(
             """
             WITH v(selection_id, currency, amount) AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[])),
             locked AS (
@@ -140,6 +143,7 @@ def liabilities_release(*, exposures: Mapping[tuple[int, str], int]) -> None:
             WHERE locked.id = l.id AND v.selection_id = l.selection_id AND v.currency = l.currency
             """,
             [[k[0] for k, _ in items], [k[1] for k, _ in items], [a for _, a in items]],
+            prepare=False,
         )
 
 

@@ -237,15 +237,17 @@ def _one_by_one(
 def _slip_ids(event_id: int, *, resettle: bool) -> list[int]:
     statuses = [BetSlip.Status.PENDING, *SETTLED] if resettle else [BetSlip.Status.PENDING]
     # The event's legs on their index, then the slips on their primary key: a join would be planned
-    # as a scan of every slip whenever the statistics think many are pending.
+    # as a scan of every slip whenever the statistics think many are pending. Never prepared
+    # (psycopg's own cursor, `prepare=False`): planned for the event's real number of legs.
     with connection.cursor() as cursor:
-        cursor.execute(
+        cursor.cursor.execute(
             """
             SELECT s.id FROM betting_betslip s
             WHERE s.id = ANY(ARRAY(SELECT slip_id FROM betting_betleg WHERE event_id = %s)) AND s.status = ANY(%s)
             ORDER BY s.id
             """,
             [event_id, [str(s) for s in statuses]],
+            prepare=False,
         )
         return [row[0] for row in cursor.fetchall()]
 
