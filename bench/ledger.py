@@ -8,7 +8,7 @@ runs against the same PostgreSQL, and the ratio is printed.
 
     .venv/bin/python bench/ledger.py [--seconds 20] [--clients 32] [--wallets 10000] [--scale 32]
 
-The script uses its own databases (`tote_bench_ledger`, `tote_bench_pgbench`), made afresh.
+The script uses its own databases (`tote_bench_ledger`, `tote_bench_ledger_pgbench`), made afresh.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "tote_bench_ledger"
-PGBENCH_DB = "tote_bench_pgbench"
+PGBENCH_DB = "tote_bench_ledger_pgbench"
 
 
 def _server_url() -> str:
@@ -55,6 +55,7 @@ def _setup_django() -> None:
     os.environ["DATABASE_URL"] = urlparse(_server_url())._replace(path=f"/{BENCH_DB}").geturl()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DEBUG"] = "false"  # production's setting: DEBUG keeps a log of every query
     os.environ.setdefault("FAST_PASSWORD_HASHER", "1")
     import django
 
