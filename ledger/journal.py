@@ -35,7 +35,7 @@ WITH tx AS (
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
 ),
-l AS (SELECT * FROM ledger_lines(%s::bigint[], %s::bigint[], %s::text[])),  -- see ledger/0006
+l AS (SELECT * FROM ledger_lines(%s::bigint[], %s::bigint[], %s::text[])),  -- see ledger/0009
 v AS (SELECT account_id AS id, sum(amount)::bigint AS delta, min(currency) AS currency FROM l GROUP BY account_id),
 locked AS (
     SELECT a.id FROM ledger_account a

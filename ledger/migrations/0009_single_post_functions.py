@@ -34,6 +34,6 @@ DROP FUNCTION IF EXISTS ledger_refuse(json);
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0005_leaner_ledger_checks")]
+    dependencies = [("ledger", "0008_posting_checks_per_key")]
 
     operations = [migrations.RunSQL(FORWARD, BACKWARD)]
