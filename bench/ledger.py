@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -135,11 +136,52 @@ def _client_process(
             connection.close()
 
     pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    cpu = time.process_time()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    out.put((sum(done), sum(refused), [x for lat in latencies for x in lat]))
+    out.put((sum(done), sum(refused), [x for lat in latencies for x in lat], time.process_time() - cpu))
+
+
+class BackendCpu:
+    """CPU time of the PostgreSQL backends serving one database, read from /proc while they run
+    (the machine is shared: the figure per transaction moves far less with the load than the
+    wall clock does)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        import psycopg
+
+        tick = os.sysconf("SC_CLK_TCK")
+        admin = urlparse(_server_url())._replace(path="/postgres").geturl()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+                for (pid,) in rows.fetchall():
+                    try:
+                        with open(f"/proc/{pid}/stat") as f:
+                            fields = f.read().rsplit(")", 1)[1].split()
+                    except OSError:  # gone, or not on this machine
+                        continue
+                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+                self._stop.wait(0.1)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self.seen.values())
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, seconds: float) -> dict[str, float]:
@@ -154,11 +196,13 @@ def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, s
         p.start()
     for _ in procs:  # every process has imported Django and is waiting
         ready.get()
+    backends = BackendCpu(BENCH_DB)
     start_at.value = time.time() + 0.5
     go.set()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
+    server_cpu = backends.stop()
     done = sum(r[0] for r in results)
     lat = sorted(x for r in results for x in r[2])
     return {
@@ -167,24 +211,30 @@ def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, s
         "refused": sum(r[1] for r in results),
         "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
         "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0,
+        "client_us": sum(r[3] for r in results) / max(done, 1) * 1e6,
+        "server_us": server_cpu / max(done, 1) * 1e6,
     }
 
 
-def run_pgbench(clients: int, seconds: int, scale: int) -> float:
+def run_pgbench(clients: int, seconds: int, scale: int) -> dict[str, float]:
     _recreate(PGBENCH_DB)
     server = urlparse(_server_url())
     base = ["-h", server.hostname or "127.0.0.1", "-p", str(server.port or 5432), "-U", server.username or "postgres"]
     subprocess.run(["pgbench", *base, "-i", "-q", "-s", str(scale), PGBENCH_DB], check=True, capture_output=True)
+    backends, client_cpu = BackendCpu(PGBENCH_DB), _children_cpu()
     result = subprocess.run(
         ["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), PGBENCH_DB],
         check=True,
         capture_output=True,
         text=True,
     )
+    client_cpu, server_cpu = _children_cpu() - client_cpu, backends.stop()
     match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
-    if not match:
+    processed = re.search(r"actually processed: (\d+)", result.stdout)
+    if not match or not processed:
         raise RuntimeError(f"could not read pgbench's figure:\n{result.stdout}\n{result.stderr}")
-    return float(match.group(1))
+    done = max(int(processed.group(1)), 1)
+    return {"tps": float(match.group(1)), "client_us": client_cpu / done * 1e6, "server_us": server_cpu / done * 1e6}
 
 
 def main() -> int:
@@ -222,8 +272,14 @@ def main() -> int:
     print(
         f"ledger transfers/s      {ours['tps']:10.1f}   ({ours['transfers']} transfers, p50 {ours['p50_ms']:.1f} ms, p99 {ours['p99_ms']:.1f} ms)"
     )
-    print(f"pgbench TPC-B tps       {baseline:10.1f}")
-    print(f"ratio ledger / pgbench  {ours['tps'] / baseline:10.2f}")
+    print(f"pgbench TPC-B tps       {baseline['tps']:10.1f}")
+    print(f"ratio ledger / pgbench  {ours['tps'] / baseline['tps']:10.2f}")
+    print(
+        "CPU per transaction (us; the load stretches these much less than the wall clock): "
+        f"ledger {ours['client_us']:.0f} client + {ours['server_us']:.0f} PostgreSQL, "
+        f"pgbench {baseline['client_us']:.0f} client + {baseline['server_us']:.0f} PostgreSQL"
+    )
+    print(f"load average            {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     print(f"reconcile_ledger        {'clean' if report.clean else 'BREAKS: ' + ', '.join(report.breaks)}")
     return 0 if report.clean else 1
 
