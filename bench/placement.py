@@ -1,15 +1,17 @@
 """Bet placement over HTTP beside pgbench TPC-B on the same PostgreSQL, in one run.
 
     .venv/bin/python bench/placement.py [--clients 32] [--seconds 20] [--no-pool]
+        [--port 8190] [--database tote_bench_placement] [--pgbench-database tote_bench_pgbench]
 
 What it does:
-1. Creates its own database `tote_bench_placement` (dropped and made again), migrates it, and
+1. Creates its own database (`--database`, default `tote_bench_placement`; dropped and made again), migrates it, and
    makes one player per client with money, and events with open markets.
 2. Starts the web server exactly as the Procfile's `web:` line does (uvicorn, WEB_CONCURRENCY
    workers, WEB_THREADS threads each) against that database, with DEBUG off and Django's psycopg
    pool (DATABASE_POOL, make run's default). `--no-pool` runs it with one connection per thread
    instead, which can run PostgreSQL out of connections at 32 clients.
-3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `tote_bench_pgbench`.
+3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `--pgbench-database`
+   (default `tote_bench_pgbench`, dropped and made again).
 4. Runs <clients> concurrent HTTP clients, each with its own keep-alive connection and JWT,
    placing singles (`POST /api/bets` with a fresh Idempotency-Key) on random selections for
    <seconds>; prints placements/s, p50/p99 latency, and the ratio to pgbench's TPS.
@@ -56,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20, help="events; each offers two selections")
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--pgbench-scale", type=int, default=32)
+    parser.add_argument("--database", default=BENCH_DB, help="the placement database (dropped and made again)")
+    parser.add_argument("--pgbench-database", default=PGBENCH_DB, help="pgbench's database (dropped and made again)")
     parser.add_argument(
         "--no-pool", dest="pool", action="store_false", help="the server without DATABASE_POOL (make run's default)"
     )
@@ -71,7 +75,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
 
     environ.Env.read_env(ROOT / ".env", overwrite=False)
     base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tote"))
-    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{BENCH_DB}"))
+    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{args.database}"))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -260,14 +264,15 @@ async def load(args: argparse.Namespace, tokens: list[str], selections: list[tup
 
 def pgbench(args: argparse.Namespace, pg: dict[str, str]) -> float:
     conn = ["-h", pg["host"], "-p", pg["port"], "-U", pg["user"]]
-    recreate_database(pg, PGBENCH_DB)
+    run = ["-n", "-c", str(args.clients), "-j", "2", "-T", str(int(args.seconds))]
+    recreate_database(pg, args.pgbench_database)
     subprocess.run(
-        ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), *conn, PGBENCH_DB],
+        ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), *conn, args.pgbench_database],
         check=True,
         capture_output=True,
     )
     result = subprocess.run(
-        ["pgbench", "-n", "-c", str(args.clients), "-j", "2", "-T", str(int(args.seconds)), *conn, PGBENCH_DB],
+        ["pgbench", *run, *conn, args.pgbench_database],
         check=True,
         capture_output=True,
         text=True,
@@ -290,8 +295,8 @@ def main() -> int:
     args = parse_args()
     pg = configure_environment(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    print(f"preparing {BENCH_DB}: {args.clients} players, {args.events * 2} selections ...", flush=True)
-    recreate_database(pg, BENCH_DB)
+    print(f"preparing {args.database}: {args.clients} players, {args.events * 2} selections ...", flush=True)
+    recreate_database(pg, args.database)
     tokens, selections = prepare_data(args)
 
     from django.db import connections
