@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from betting.models import BetSlip, DailyStake, Market, Selection, SelectionLiability
+from betting.models import BetSlip, DailyStake, Event, Market, Selection, SelectionLiability
 from betting.services import event_result_record, market_update, player_limits_set
 from ledger.models import Account, Transaction
 from ledger.reconcile import reconcile
@@ -180,6 +180,81 @@ def test_odds_shown_as_asked(auth_api: APIClient, player: Any, event: Any) -> No
     body = place(auth_api, single(home), query="?odds_format=fractional").json()
 
     assert body["legs"][0]["odds"] == "9/10" and body["legs"][0]["odds_decimal"] == "1.9000"
+
+
+def test_a_placed_slip_reads_the_same_in_its_answer_its_detail_and_the_list(
+    auth_api: APIClient, player: Any, make_event: Callable[..., Any]
+) -> None:
+    a, b = make_event(home="Lions", away="Tigers"), make_event(home="Bears", away="Wolves")
+    spread, draw = selection_of(a, "spread", "home"), selection_of(b, "1x2", "draw")  # -0.75 at 1.95; 3.20
+    at = datetime(2030, 5, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+    Event.objects.filter(pk__in=[a.pk, b.pk]).update(scheduled_start=at + timedelta(hours=2))
+
+    with time_machine.travel(at, tick=False):
+        placed = place(
+            auth_api,
+            {
+                "type": "parlay",
+                "stake": 5_000,
+                "currency": "NGN",
+                "legs": [{"selection": spread.pk, "odds": "1.95"}, {"selection": draw.pk, "odds": "3.2"}],
+            },
+            query="?odds_format=american",
+        )
+
+    assert placed.status_code == 201, placed.json()
+    slip = placed.json()["id"]
+    assert placed.json() == {
+        "id": slip,
+        "type": "parlay",
+        "system": None,
+        "status": "pending",
+        "stake": {"amount": 5_000, "currency": "NGN", "display": "NGN 50.00"},
+        "potential_payout": {"amount": 31_200, "currency": "NGN", "display": "NGN 312.00"},
+        "payout": None,
+        "total_odds": "+524",
+        "accept_odds": "better",
+        "live": False,
+        "placed_at": "2030-05-01T12:30:15.250000Z",
+        "accepted_at": "2030-05-01T12:30:15.250000Z",
+        "accept_after": None,
+        "settled_at": None,
+        "reject_reason": "",
+        "legs": [
+            {
+                "selection": spread.pk,
+                "event": a.pk,
+                "event_name": "Lions vs Tigers",
+                "market": spread.market_id,
+                "market_kind": "spread",
+                "market_name": spread.market.name,
+                "outcome": "home",
+                "name": spread.name,
+                "line": "-0.75",
+                "odds": "-105",
+                "odds_decimal": "1.9500",
+                "live": False,
+                "result": None,
+            },
+            {
+                "selection": draw.pk,
+                "event": b.pk,
+                "event_name": "Bears vs Wolves",
+                "market": draw.market_id,
+                "market_kind": "1x2",
+                "market_name": draw.market.name,
+                "outcome": "draw",
+                "name": draw.name,
+                "line": None,
+                "odds": "+220",
+                "odds_decimal": "3.2000",
+                "live": False,
+                "result": None,
+            },
+        ],
+    }
+    assert auth_api.get(f"/api/bets/{slip}?odds_format=american").json() == placed.json()
+    assert auth_api.get("/api/bets?odds_format=american").json()["results"] == [placed.json()]
 
 
 # --- refused: bad input (400, nothing written) ---------------------------------------------
