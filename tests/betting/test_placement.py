@@ -279,6 +279,69 @@ def test_bad_input_is_a_400(auth_api: APIClient, player: Any, event: Any, change
     assert_nothing_placed(player)
 
 
+GOOD = {"type": "single", "stake": 1_000, "currency": "NGN", "legs": [{"selection": 7, "odds": "1.9"}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "plain"),
+    [
+        ({}, True),
+        ({"accept_odds": "exact", "system": None}, True),
+        ({"type": "system", "system": "2/3", "extra": 1}, True),
+        ({"system": ""}, True),
+        ({"legs": [{"selection": 7}]}, True),
+        ({"legs": [{"selection": 7, "odds": None}, {"selection": 8, "odds": "2.0500"}]}, True),
+        ({"legs": [{"selection": 7, "odds": 1.9}]}, False),
+        ({"legs": [{"selection": 7, "odds": 2}]}, False),
+        ({"legs": [{"selection": 7, "odds": "1.00001"}]}, False),
+        ({"legs": [{"selection": 7, "odds": " 1.9 "}]}, True),
+        ({"legs": [{"selection": "7", "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": 7.0, "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": True, "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": 0, "odds": "1.9"}]}, False),
+        ({"legs": [7]}, False),
+        ({"legs": []}, False),
+        ({"legs": [{"selection": n, "odds": "1.9"} for n in range(1, 52)]}, False),
+        ({"stake": "1000"}, False),
+        ({"stake": 10.0}, False),
+        ({"stake": True}, False),
+        ({"stake": 0}, False),
+        ({"type": "lucky15"}, False),
+        ({"type": None}, False),
+        ({"currency": "EUR"}, False),
+        ({"accept_odds": None}, False),
+        ({"system": " 2/3"}, False),
+        ({"system": "123456789"}, False),
+        ({"system": 23}, False),
+    ],
+)
+def test_the_plain_reading_of_a_placing_body_agrees_with_the_serializer(change: dict[str, Any], plain: bool) -> None:
+    """A body read without DRF gives exactly what the Input serializer would give; any other body
+    is left to the serializer."""
+    from betting.api.public import BetsView, placing_input_plain
+
+    body = {**GOOD, **change}
+    read = placing_input_plain(body)
+    serializer = BetsView.Input(data=body)
+
+    assert (read is not None) == plain
+    if read is not None:
+        assert serializer.is_valid(), serializer.errors
+        values = serializer.validated_data
+        assert read == {
+            "type": values["type"],
+            "stake": values["stake"],
+            "currency": values["currency"],
+            "legs": [{"selection": leg["selection"], "odds": leg.get("odds")} for leg in values["legs"]],
+            "accept_odds": values["accept_odds"],
+            "system": values.get("system"),
+        }
+
+
+def test_a_body_that_is_not_an_object_is_a_400(auth_api: APIClient, player: Any) -> None:
+    assert_refused(place(auth_api, [GOOD]), 400, "validation_error")  # type: ignore[arg-type]
+
+
 def test_the_idempotency_key_is_required(auth_api: APIClient, player: Any, event: Any) -> None:
     response = auth_api.post("/api/bets", single(selection_of(event, "moneyline", "home")), format="json")
 
