@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from betting.models import BetLeg, BetSlip
+from betting.models import BetLeg, BetSlip, Selection
 from betting.pricing import MAX_LEGS, slip_potential_payout, system_line_count
-from betting.selectors import selections_with_market_and_event
+from betting.selectors import SELECTION_COLUMNS, selection_from_row
 from betting.services.catalogue import constraint_name
 from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
 from betting.services.rules import (
@@ -110,12 +110,17 @@ def bet_place(
             legs=legs,
         )
 
-    context = _placement_context(user_id=user_id, idempotency_key=idempotency_key, currency=currency)
+    context = _placement_context(
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        currency=currency,
+        selection_ids=[leg.selection_id for leg in legs],
+    )
     if context.existing_slip_id is not None and (replay := replayed()) is not None:
         return replay
 
     self_exclusion_check(context.self_excluded_until, now=now)
-    priced = _legs_priced(legs, accept_odds=accept_odds, now=now)
+    priced = _legs_priced(legs, context.selections, accept_odds=accept_odds, now=now)
     odds = [leg.odds for leg in priced]
     potential = slip_potential_payout(kind=slip_type, stake=stake, odds=odds, system_k=system_k)
     stake_limits_check(stake=stake, currency=currency, potential_payout=potential)
@@ -245,9 +250,10 @@ def _system_parse(system: str | None) -> tuple[int, int]:
         raise ValidationFailed('A system slip names k/n, e.g. "2/3".', code="invalid_system") from None
 
 
-def _legs_priced(legs: Sequence[LegRequest], *, accept_odds: str, now: datetime) -> list[PricedLeg]:
+def _legs_priced(
+    legs: Sequence[LegRequest], found: dict[int, Selection], *, accept_odds: str, now: datetime
+) -> list[PricedLeg]:
     ids = [leg.selection_id for leg in legs]
-    found = selections_with_market_and_event(ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("No such selection.", code="selection_not_found", details={"selections": missing})
@@ -268,29 +274,40 @@ class _Context:
     daily_stake_limits: dict[str, int]
     wallet_id: int
     escrow_id: int
+    selections: dict[int, Selection]
 
 
-def _placement_context(*, user_id: int, idempotency_key: str, currency: str) -> _Context:
+def _placement_context(*, user_id: int, idempotency_key: str, currency: str, selection_ids: list[int]) -> _Context:
     """What placement needs to know before it starts, in one round trip: a slip this key already
-    placed, the player's own limits, and the two ledger accounts the stake moves between (made
-    when missing)."""
+    placed, the player's own limits, the two ledger accounts the stake moves between (made when
+    missing), and the selections with their markets and events (one row each; a single row of
+    nulls when none exists)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT
-                (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
-                limits.self_excluded_until,
-                limits.daily_stake_limits,
-                (SELECT id FROM ledger_account
-                  WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
-                (SELECT id FROM ledger_account
-                  WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s)
-            FROM (SELECT 1) AS one
-            LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
-            """,
-            {"user": user_id, "key": idempotency_key, "currency": currency},
+            f"""
+            SELECT ctx.*, {SELECTION_COLUMNS}
+            FROM (
+                SELECT
+                    (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
+                    limits.self_excluded_until,
+                    limits.daily_stake_limits,
+                    (SELECT id FROM ledger_account
+                      WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
+                    (SELECT id FROM ledger_account
+                      WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s)
+                FROM (SELECT 1) AS one
+                LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
+            ) AS ctx
+            LEFT JOIN (
+                betting_selection s
+                JOIN betting_market m ON m.id = s.market_id
+                JOIN betting_event e ON e.id = m.event_id
+            ) ON s.id = ANY(%(selections)s::bigint[])
+            """,  # noqa: S608 - a constant column list; every value is a parameter
+            {"user": user_id, "key": idempotency_key, "currency": currency, "selections": selection_ids},
         )
-        existing, excluded_until, own_limits, wallet, escrow = cursor.fetchone()
+        rows = cursor.fetchall()
+    existing, excluded_until, own_limits, wallet, escrow = rows[0][:5]
     if isinstance(own_limits, str):  # Django's connection leaves jsonb as text for JSONField to parse
         own_limits = json.loads(own_limits)
     return _Context(
@@ -299,6 +316,7 @@ def _placement_context(*, user_id: int, idempotency_key: str, currency: str) -> 
         daily_stake_limits={str(k): int(v) for k, v in (own_limits or {}).items()},
         wallet_id=wallet or wallet_for(user_id=user_id, currency=currency).pk,
         escrow_id=escrow or system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk,
+        selections={row[5]: selection_from_row(row[5:]) for row in rows if row[5] is not None},
     )
 
 
