@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from betting.models import BetLeg, BetSlip, Selection
 from betting.pricing import MAX_LEGS, slip_potential_payout, system_line_count
 from betting.selectors import SELECTION_COLUMNS, selection_from_row
 from betting.services.catalogue import constraint_name
-from betting.services.limits import daily_stake_reserve, liability_reserve, stake_day
+from betting.services.limits import daily_stake_refusal, liability_reserve, stake_day
 from betting.services.rules import (
     PricedLeg,
     daily_stake_limit,
@@ -128,41 +129,19 @@ def bet_place(
 
     try:
         with transaction.atomic(durable=True):
-            daily_stake_reserve(
+            slip, leg_rows = _slip_write(
                 user_id=user_id,
-                currency=currency,
-                day=stake_day(now),
-                stake=stake,
-                limit=daily_stake_limit(currency, context.daily_stake_limits),
-            )
-            slip = BetSlip.objects.create(
-                user_id=user_id,
-                type=slip_type,
+                slip_type=slip_type,
                 system_k=system_k,
-                system_n=len(priced) if system_k else None,
                 stake=stake,
                 currency=currency,
-                potential_payout=potential,
-                status=BetSlip.Status.AWAITING if live else BetSlip.Status.PENDING,
-                placed_at=now,
-                accepted_at=None if live else now,
-                accept_after=now + timedelta(seconds=settings.LIVE_BET_DELAY_S) if live else None,
-                client_key=idempotency_key,
-                accept_odds=accept_odds,
+                potential=potential,
+                priced=priced,
+                now=now,
                 live=live,
-            )
-            leg_rows = BetLeg.objects.bulk_create(
-                [
-                    BetLeg(
-                        slip=slip,
-                        selection_id=leg.selection.pk,
-                        event_id=leg.selection.market.event_id,
-                        odds_placed=leg.odds,
-                        odds_requested=leg.requested,
-                        live=leg.live,
-                    )
-                    for leg in priced
-                ]
+                idempotency_key=idempotency_key,
+                accept_odds=accept_odds,
+                daily_limit=daily_stake_limit(currency, context.daily_stake_limits),
             )
             tx_id = _stake_to_escrow(slip, wallet_id=context.wallet_id, escrow_id=context.escrow_id)
             liability_reserve(
@@ -194,9 +173,132 @@ def bet_place(
 
     BETS_PLACED.labels(slip_type, currency).inc()
     log.info("bet.placed", slip=slip.pk, type=slip_type, stake=stake, currency=currency, live=live)
-    for leg_row, leg in zip(leg_rows, priced, strict=True):
-        leg_row.selection = leg.selection
     return Placement(slip=slip, legs=leg_rows, created=True)
+
+
+# The day's stake counted against the limit (or not: no row back), the slip and its legs, in one
+# statement. The daily counter is the one conditional upsert of `betting.services.limits`; with
+# no limit there is nothing to count. Every value is a parameter.
+_SLIP_WRITE = """
+WITH day AS (
+    INSERT INTO betting_dailystake AS d (user_id, currency, day, amount)
+    SELECT %(user)s, %(currency)s, %(day)s, %(stake)s::bigint WHERE %(stake)s::bigint <= %(limit)s::bigint
+    ON CONFLICT (user_id, currency, day)
+    DO UPDATE SET amount = d.amount + EXCLUDED.amount WHERE d.amount + EXCLUDED.amount <= %(limit)s::bigint
+    RETURNING 1
+),
+slip AS (
+    INSERT INTO betting_betslip
+        (user_id, type, system_k, system_n, stake, currency, potential_payout, status, payout,
+         settlement_version, settled_at, placed_at, accepted_at, accept_after, client_key, accept_odds,
+         live, reject_reason)
+    VALUES
+        (%(user)s, %(type)s, %(system_k)s, %(system_n)s, %(stake)s::bigint, %(currency)s, %(potential)s, %(status)s,
+         NULL, 0, NULL, %(placed_at)s, %(accepted_at)s, %(accept_after)s, %(key)s, %(accept_odds)s, %(live)s, '')
+    RETURNING id
+),
+legs AS (
+    INSERT INTO betting_betleg (slip_id, selection_id, event_id, odds_placed, odds_requested, live)
+    SELECT slip.id, l.selection_id, l.event_id, l.odds_placed, l.odds_requested, l.live
+    FROM slip, unnest(%(selections)s::bigint[], %(events)s::bigint[], %(odds)s::numeric[],
+                      %(requested)s::numeric[], %(legs_live)s::boolean[])
+        AS l(selection_id, event_id, odds_placed, odds_requested, live)
+    RETURNING selection_id, id
+)
+SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day), array(SELECT ARRAY[selection_id, id] FROM legs)
+"""
+
+
+def _slip_write(
+    *,
+    user_id: int,
+    slip_type: str,
+    system_k: int | None,
+    stake: int,
+    currency: str,
+    potential: int,
+    priced: list[PricedLeg],
+    now: datetime,
+    live: bool,
+    idempotency_key: str,
+    accept_odds: str,
+    daily_limit: int | None,
+) -> tuple[BetSlip, list[BetLeg]]:
+    """Write the slip and its legs, counting its stake against the day's limit, in one round trip
+    inside the caller's transaction; raises the daily limit's refusal (rolling back the slip)."""
+    slip = BetSlip(
+        user_id=user_id,
+        type=str(slip_type),
+        system_k=system_k,
+        system_n=len(priced) if system_k else None,
+        stake=stake,
+        currency=currency,
+        potential_payout=potential,
+        status=str(BetSlip.Status.AWAITING if live else BetSlip.Status.PENDING),
+        placed_at=now,
+        accepted_at=None if live else now,
+        accept_after=now + timedelta(seconds=settings.LIVE_BET_DELAY_S) if live else None,
+        client_key=idempotency_key,
+        accept_odds=str(accept_odds),
+        live=live,
+    )
+    day = stake_day(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SLIP_WRITE,
+            {
+                "user": user_id,
+                "currency": currency,
+                "day": day,
+                "stake": stake,
+                "limit": daily_limit,
+                "type": slip.type,
+                "system_k": slip.system_k,
+                "system_n": slip.system_n,
+                "potential": potential,
+                "status": slip.status,
+                "placed_at": slip.placed_at,
+                "accepted_at": slip.accepted_at,
+                "accept_after": slip.accept_after,
+                "key": idempotency_key,
+                "accept_odds": slip.accept_odds,
+                "live": live,
+                "selections": [leg.selection.pk for leg in priced],
+                "events": [leg.selection.market.event_id for leg in priced],
+                "odds": [leg.odds for leg in priced],
+                "requested": [leg.requested for leg in priced],
+                "legs_live": [leg.live for leg in priced],
+            },
+        )
+        slip_id, counted, leg_ids = cursor.fetchone()
+    if daily_limit is not None and not counted:
+        raise daily_stake_refusal(user_id=user_id, currency=currency, day=day, limit=daily_limit)
+    slip.pk = slip_id
+    _stored(slip)
+    ids = {selection_id: leg_id for selection_id, leg_id in leg_ids}
+    legs = []
+    for leg in priced:
+        row = BetLeg(
+            id=ids[leg.selection.pk],
+            slip=slip,
+            selection=leg.selection,
+            event_id=leg.selection.market.event_id,
+            odds_placed=leg.odds,
+            odds_requested=leg.requested,
+            live=leg.live,
+        )
+        legs.append(_stored(row))
+    return slip, legs
+
+
+M = TypeVar("M", bound=Model)
+
+
+def _stored(instance: M) -> M:
+    """Mark an instance written by hand-made SQL as the ORM marks the ones it saved."""
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
 
 
 def _request_check(

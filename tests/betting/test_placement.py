@@ -520,6 +520,7 @@ def test_daily_stake_limit_and_a_new_day(auth_api: APIClient, player: Any, make_
         assert place(auth_api, single(home, stake=20_000)).status_code == 201
         body = assert_refused(place(auth_api, single(home, stake=6_000)), 422, "daily_stake_limit")
         assert body["details"]["remaining"]["amount"] == 5_000
+        assert BetSlip.objects.filter(user=player).count() == 1 and wallet(player) == FUNDS - 20_000
         assert place(auth_api, single(home, stake=5_000)).status_code == 201
     with time_machine.travel(today + timedelta(days=1), tick=False):
         assert place(auth_api, single(home, stake=20_000)).status_code == 201
