@@ -179,6 +179,12 @@ def bet_place(
 # The day's stake counted against the limit (or not: no row back), the slip and its legs, in one
 # statement. The daily counter is the one conditional upsert of `betting.services.limits`; with
 # no limit there is nothing to count. Every value is a parameter.
+#
+# It also sets `plan_cache_mode` for the rest of this transaction only (set_config(..., true)):
+# the statements that follow (the ledger's post, the liability, the outbox) are the same small
+# writes on every bet, and PostgreSQL, which otherwise plans each of them afresh on every
+# execution (a custom plan for the arrays they take), spent more CPU planning the ledger's post
+# than running it. Their generic plans are made once per connection.
 _SLIP_WRITE = """
 WITH day AS (
     INSERT INTO betting_dailystake AS d (user_id, currency, day, amount)
@@ -205,7 +211,8 @@ legs AS (
         AS l(selection_id, event_id, odds_placed, odds_requested, live)
     RETURNING selection_id, id
 )
-SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day), array(SELECT ARRAY[selection_id, id] FROM legs)
+SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day), array(SELECT ARRAY[selection_id, id] FROM legs),
+       set_config('plan_cache_mode', 'force_generic_plan', true)
 """
 
 
@@ -270,7 +277,7 @@ def _slip_write(
                 "legs_live": [leg.live for leg in priced],
             },
         )
-        slip_id, counted, leg_ids = cursor.fetchone()
+        slip_id, counted, leg_ids, _ = cursor.fetchone()
     if daily_limit is not None and not counted:
         raise daily_stake_refusal(user_id=user_id, currency=currency, day=day, limit=daily_limit)
     slip.pk = slip_id
