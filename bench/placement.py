@@ -17,6 +17,10 @@ What it does:
    <seconds>; prints placements/s, p50/p99 latency, and the ratio to pgbench's TPS.
 5. Proves the books afterwards: one slip per 201, the ledger reconciles.
 
+Beside the rate it prints the CPU each placement cost the web server's processes, the database's
+backends and the load generator (from /proc, during the measured run): a figure other work on a
+shared machine disturbs much less than the rate.
+
 Figures are noisy on a shared machine; the baseline is measured in the same run for that reason.
 """
 
@@ -246,17 +250,71 @@ async def client_loop(
         writer.close()
 
 
-async def load(args: argparse.Namespace, tokens: list[str], selections: list[tuple[int, str]]) -> dict[str, Any]:
+async def load(
+    args: argparse.Namespace, tokens: list[str], selections: list[tuple[int, str]], server: subprocess.Popen[bytes]
+) -> dict[str, Any]:
     warm: dict[str, Any] = {"latencies": [], "statuses": Counter(), "errors": Counter()}
     until = time.perf_counter() + args.warmup
     await asyncio.gather(*(client_loop(args.port, t, selections, until, False, warm) for t in tokens))
     out: dict[str, Any] = {"latencies": [], "statuses": Counter(), "errors": Counter()}
+    web_before, db_before = cpu_seconds(group_pids(server.pid)), cpu_seconds(backend_pids(args.database))
+    load_before = time.process_time()
     started = time.perf_counter()
     until = started + args.seconds
     await asyncio.gather(*(client_loop(args.port, t, selections, until, True, out) for t in tokens))
     out["elapsed"] = time.perf_counter() - started
+    out["cpu_s"] = {
+        "web": _spent(web_before, cpu_seconds(group_pids(server.pid))),
+        "postgres": _spent(db_before, cpu_seconds(backend_pids(args.database))),
+        "load": time.process_time() - load_before,
+    }
     out["warmup_placed"] = warm["statuses"][201]
     return out
+
+
+# --- CPU spent, from /proc: what a placement costs, whatever else runs on the machine ------------
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process still alive."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of the server's process group (it runs in a session of its own)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL's backends connected to the benchmark's database (same machine)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 # --- pgbench --------------------------------------------------------------------------------
@@ -313,7 +371,7 @@ def main() -> int:
             f"placements: {args.clients} clients, {args.seconds:.0f} s after {args.warmup:.0f} s warm-up ...",
             flush=True,
         )
-        result = asyncio.run(load(args, tokens, selections))
+        result = asyncio.run(load(args, tokens, selections, server))
     finally:
         stop_server(server)
 
@@ -335,6 +393,7 @@ def main() -> int:
         "errors": dict(result["errors"]),
         "pgbench_tps": round(tps, 1),
         "ratio": round(rate / tps, 3) if tps else None,
+        "cpu_ms_per_placement": {k: round(v * 1000 / max(placed, 1), 2) for k, v in result["cpu_s"].items()},
         "clients": args.clients,
         "seconds": args.seconds,
         "database_pool": args.pool,
@@ -350,6 +409,8 @@ def main() -> int:
     print(f"  latency p50 / p99  {summary['p50_ms']:>7} ms / {summary['p99_ms']} ms")
     print(f"  pgbench TPC-B tps  {summary['pgbench_tps']:>10}")
     print(f"  ratio              {summary['ratio']:>10}   (aim: 0.25 or more)")
+    cpu = summary["cpu_ms_per_placement"]
+    print(f"  CPU per placement  web {cpu['web']} ms, PostgreSQL backends {cpu['postgres']} ms, load {cpu['load']} ms")
     if summary["errors"]:
         print(f"  errors             {summary['errors']}")
     expected = placed + result["warmup_placed"]
