@@ -6,6 +6,7 @@ imported, so it must not import anything that imports DRF's views (core.errors d
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,14 +19,37 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+# Tokens already verified, by their exact text: a client sends the same access token with every
+# request for its lifetime, and verifying it (signature, claims) cost as much as a query.
+_verified: dict[bytes, Token] = {}
+VERIFIED_TOKENS_KEPT = 10_000
+# A remembered token is used only while it is this far from expiring; nearer, it is verified
+# afresh, so an expired token meets simplejwt's own refusal.
+EXPIRY_MARGIN_S = 5
+
 
 class JWTAuthentication(authentication.JWTAuthentication):
-    """simplejwt's JWTAuthentication, with the user read by one hand-written query.
+    """simplejwt's JWTAuthentication, with the user read by one hand-written query and each token
+    verified once.
 
     Every authenticated request reads its user, and the ORM's queryset machinery cost several
-    times the query itself. The checks, their order and their errors are simplejwt's: the user
-    exists, is active, and (with CHECK_REVOKE_TOKEN) the token was issued for its password.
+    times the query itself. The checks, their order and their errors are simplejwt's: the token's
+    signature and claims, then that the user exists, is active, and (with CHECK_REVOKE_TOKEN)
+    that the token was issued for its password. A token seen before skips only the signature and
+    its fixed claims, which cannot have changed; the user is read on every request.
     """
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = _verified.get(raw_token)
+        now = time.time()
+        if token is not None and "nbf" not in token.payload and token.get("iat", now) <= now:
+            if token["exp"] > now + EXPIRY_MARGIN_S:
+                return token
+        token = super().get_validated_token(raw_token)
+        if len(_verified) >= VERIFIED_TOKENS_KEPT:
+            _verified.clear()
+        _verified[raw_token] = token
+        return token
 
     def get_user(self, validated_token: Token) -> Any:
         try:

@@ -106,3 +106,23 @@ def test_a_token_of_a_deactivated_or_unknown_user_is_refused(api: APIClient, mak
     assert gone.status_code == 401
     assert gone.json()["error"]["code"] == "authentication_failed"
     assert "User not found" in gone.json()["error"]["message"]
+
+
+def test_a_token_used_before_is_refused_once_it_expires(api: APIClient, make_user: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = make_user()
+    token = AccessToken.for_user(user)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/me").status_code == 200
+    assert api.get("/api/me").status_code == 200  # the second time from what the first verified
+
+    with time_machine.travel(datetime.fromtimestamp(token["exp"], UTC) + timedelta(seconds=1)):
+        expired = api.get("/api/me")
+
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "authentication_failed"
+    assert "expired" in expired.json()["error"]["message"]
