@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from betting.models import DailyStake, SelectionLiability
 from betting.services.rules import RuleRefused
+from core.sql import bigint_array
 from ledger.currencies import money
 
 
@@ -74,7 +75,7 @@ def liability_reserve(*, selection_ids: Iterable[int], currency: str, exposure: 
             DO UPDATE SET amount = l.amount + EXCLUDED.amount WHERE l.amount + EXCLUDED.amount <= %s
             RETURNING selection_id
             """,
-            [currency, exposure, ids, cap if cap is not None else 2**62],
+            [currency, exposure, bigint_array(ids), cap if cap is not None else 2**62],
         )
         accepted = {row[0] for row in cursor.fetchall()}
     refused = [i for i in ids if i not in accepted]

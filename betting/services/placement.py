@@ -40,6 +40,7 @@ from betting.services.rules import (
 )
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from core.metrics import BETS_PLACED, BETS_REFUSED
+from core.sql import bigint_array
 from ledger.currencies import get_currency, money, validate_amount
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account, wallet_for
@@ -206,12 +207,12 @@ slip AS (
 legs AS (
     INSERT INTO betting_betleg (slip_id, selection_id, event_id, odds_placed, odds_requested, live)
     SELECT slip.id, l.selection_id, l.event_id, l.odds_placed, l.odds_requested, l.live
-    FROM slip, unnest(%(selections)s::bigint[], %(events)s::bigint[], %(odds)s::numeric[],
-                      %(requested)s::numeric[], %(legs_live)s::boolean[])
-        AS l(selection_id, event_id, odds_placed, odds_requested, live)
+    FROM slip, json_to_recordset(%(legs)s::json)
+        AS l(selection_id bigint, event_id bigint, odds_placed numeric, odds_requested numeric, live boolean)
     RETURNING selection_id, id
 )
-SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day), array(SELECT ARRAY[selection_id, id] FROM legs),
+SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day),
+       (SELECT json_object_agg(selection_id, id) FROM legs)::text,
        set_config('plan_cache_mode', 'force_generic_plan', true)
 """
 
@@ -270,11 +271,19 @@ def _slip_write(
                 "key": idempotency_key,
                 "accept_odds": slip.accept_odds,
                 "live": live,
-                "selections": [leg.selection.pk for leg in priced],
-                "events": [leg.selection.market.event_id for leg in priced],
-                "odds": [leg.odds for leg in priced],
-                "requested": [leg.requested for leg in priced],
-                "legs_live": [leg.live for leg in priced],
+                # One JSON parameter: psycopg adapts Python lists to arrays at a cost per array.
+                "legs": json.dumps(
+                    [
+                        {
+                            "selection_id": leg.selection.pk,
+                            "event_id": leg.selection.market.event_id,
+                            "odds_placed": str(leg.odds),
+                            "odds_requested": None if leg.requested is None else str(leg.requested),
+                            "live": leg.live,
+                        }
+                        for leg in priced
+                    ]
+                ),
             },
         )
         slip_id, counted, leg_ids, _ = cursor.fetchone()
@@ -282,7 +291,7 @@ def _slip_write(
         raise daily_stake_refusal(user_id=user_id, currency=currency, day=day, limit=daily_limit)
     slip.pk = slip_id
     _stored(slip)
-    ids = {selection_id: leg_id for selection_id, leg_id in leg_ids}
+    ids = {int(selection_id): leg_id for selection_id, leg_id in json.loads(leg_ids).items()}
     legs = []
     for leg in priced:
         row = BetLeg(
@@ -413,7 +422,7 @@ def _placement_context(*, user_id: int, idempotency_key: str, currency: str, sel
                 JOIN betting_event e ON e.id = m.event_id
             ) ON s.id = ANY(%(selections)s::bigint[])
             """,  # noqa: S608 - a constant column list; every value is a parameter
-            {"user": user_id, "key": idempotency_key, "currency": currency, "selections": selection_ids},
+            {"user": user_id, "key": idempotency_key, "currency": currency, "selections": bigint_array(selection_ids)},
         )
         rows = cursor.fetchall()
     existing, excluded_until, own_limits, wallet, escrow = rows[0][:5]
