@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+BIGINT_MAX = 2**63 - 1
+
 
 def bigint_array(ids: Iterable[int]) -> str:
     """A PostgreSQL array literal of whole numbers, for a parameter the statement casts with

@@ -149,6 +149,17 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def _plain_text(value: Any, *, max_length: int) -> bool:
+    """A string CharField would keep as it is: printable ASCII, nothing to trim, short enough."""
+    return (
+        isinstance(value, str)
+        and len(value) <= max_length
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
 def placing_input_plain(data: Any) -> dict[str, Any] | None:
     """A well-formed placing body read without DRF, or None for the Input serializer to judge.
 
@@ -171,7 +182,7 @@ def placing_input_plain(data: Any) -> dict[str, Any] | None:
         and currency in _CURRENCIES
         and isinstance(accept_odds, str)
         and accept_odds in _ODDS_POLICIES
-        and (system is None or (isinstance(system, str) and len(system) <= 8 and system == system.strip()))
+        and (system is None or _plain_text(system, max_length=8))
         and isinstance(legs, list)
         and 1 <= len(legs) <= 50
     ):

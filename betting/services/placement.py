@@ -40,7 +40,7 @@ from betting.services.rules import (
 )
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from core.metrics import BETS_PLACED, BETS_REFUSED
-from core.sql import bigint_array
+from core.sql import BIGINT_MAX, bigint_array
 from ledger.currencies import get_currency, money, validate_amount
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account, wallet_for
@@ -422,7 +422,13 @@ def _placement_context(*, user_id: int, idempotency_key: str, currency: str, sel
                 JOIN betting_event e ON e.id = m.event_id
             ) ON s.id = ANY(%(selections)s::bigint[])
             """,  # noqa: S608 - a constant column list; every value is a parameter
-            {"user": user_id, "key": idempotency_key, "currency": currency, "selections": bigint_array(selection_ids)},
+            {
+                "user": user_id,
+                "key": idempotency_key,
+                "currency": currency,
+                # An id beyond bigint is no selection: left out, it is reported not found.
+                "selections": bigint_array(i for i in selection_ids if i <= BIGINT_MAX),
+            },
         )
         rows = cursor.fetchall()
     existing, excluded_until, own_limits, wallet, escrow = rows[0][:5]

@@ -313,6 +313,8 @@ GOOD = {"type": "single", "stake": 1_000, "currency": "NGN", "legs": [{"selectio
         ({"system": " 2/3"}, False),
         ({"system": "123456789"}, False),
         ({"system": 23}, False),
+        ({"system": "2/3\x00"}, False),
+        ({"system": "2/\ud8003"}, False),
     ],
 )
 def test_the_plain_reading_of_a_placing_body_agrees_with_the_serializer(change: dict[str, Any], plain: bool) -> None:
@@ -390,6 +392,8 @@ def test_a_system_stake_must_divide_into_its_lines(
 
 def test_an_unknown_selection_is_not_found(auth_api: APIClient, player: Any) -> None:
     assert_refused(place(auth_api, {**single(Selection(pk=999_999, odds=Decimal("2")))}), 404, "selection_not_found")
+    # An id no database column could hold is just as unknown.
+    assert_refused(place(auth_api, {**single(Selection(pk=2**70, odds=Decimal("2")))}), 404, "selection_not_found")
 
 
 def test_a_suspended_market_refuses(auth_api: APIClient, player: Any, event: Any) -> None:
