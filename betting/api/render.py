@@ -125,8 +125,8 @@ class EventOut(serializers.ModelSerializer[Event]):
         ]
 
 
-# The fields of LegOut and SlipOut describe the API (the OpenAPI schema is built from them); each
-# renders through one plain function instead of DRF's per-field machinery, which copies every
+# The fields of LegOut and SlipOut describe the API (the OpenAPI schema and OPTIONS are built from
+# them); each renders in one plain method instead of DRF's per-field machinery, which copies every
 # declared field for each serializer instance and cost more than the rest of a placement's
 # response. These module-level fields give the same strings DRF would.
 _DATETIME = serializers.DateTimeField()
@@ -186,10 +186,10 @@ class SlipOut(serializers.Serializer[BetSlip]):
     type = serializers.CharField()
     system = serializers.CharField(source="system_label", allow_null=True)
     status = serializers.CharField()
-    stake = MoneyOut(read_only=True)
-    potential_payout = MoneyOut(read_only=True)
-    payout = MoneyOut(read_only=True, allow_null=True)
-    total_odds = serializers.CharField(read_only=True, allow_null=True)
+    stake = serializers.SerializerMethodField()
+    potential_payout = serializers.SerializerMethodField()
+    payout = serializers.SerializerMethodField()
+    total_odds = serializers.SerializerMethodField()
     accept_odds = serializers.CharField()
     live = serializers.BooleanField()
     placed_at = serializers.DateTimeField()
@@ -197,38 +197,54 @@ class SlipOut(serializers.Serializer[BetSlip]):
     accept_after = serializers.DateTimeField(allow_null=True)
     settled_at = serializers.DateTimeField(allow_null=True)
     reject_reason = serializers.CharField()
-    legs = LegOut(many=True, read_only=True)
+    legs = serializers.SerializerMethodField()
 
     def to_representation(self, instance: BetSlip) -> dict[str, Any]:
+        slip = instance
+        system = slip.system_label
+        return {
+            "id": int(slip.pk),
+            "type": str(slip.type),
+            "system": None if system is None else str(system),
+            "status": str(slip.status),
+            "stake": self.get_stake(slip),
+            "potential_payout": self.get_potential_payout(slip),
+            "payout": self.get_payout(slip),
+            "total_odds": self.get_total_odds(slip),
+            "accept_odds": str(slip.accept_odds),
+            "live": bool(slip.live),
+            "placed_at": _datetime_out(slip.placed_at),
+            "accepted_at": _datetime_out(slip.accepted_at),
+            "accept_after": _datetime_out(slip.accept_after),
+            "settled_at": _datetime_out(slip.settled_at),
+            "reject_reason": str(slip.reject_reason),
+            "legs": self.get_legs(slip),
+        }
+
+    def _legs(self, obj: BetSlip) -> list[BetLeg]:
         """The legs in hand (a slip just placed: context `legs`), else the prefetched ones."""
         rows: list[BetLeg] | None = self.context.get("legs")
-        legs = rows if rows is not None else list(instance.legs.all())
-        return slip_out(instance, legs, odds_format=self.context.get("odds_format", "decimal"))
+        return rows if rows is not None else list(obj.legs.all())
 
+    @extend_schema_field(MoneyOut)
+    def get_stake(self, obj: BetSlip) -> dict[str, object]:
+        return money(obj.stake, obj.currency)
 
-def slip_out(slip: BetSlip, legs: list[BetLeg], *, odds_format: str) -> dict[str, Any]:
-    """A slip as SlipOut declares it, with these legs."""
-    currency = slip.currency
-    system = slip.system_label
-    if slip.type == BetSlip.Type.SYSTEM:
-        total: str | None = None  # a system is many parlays: no single price
-    else:
-        total = format_odds(total_odds([leg.odds_placed for leg in legs]), odds_format)
-    return {
-        "id": int(slip.pk),
-        "type": str(slip.type),
-        "system": None if system is None else str(system),
-        "status": str(slip.status),
-        "stake": money(slip.stake, currency),
-        "potential_payout": money(slip.potential_payout, currency),
-        "payout": money(slip.payout, currency) if slip.payout is not None else None,
-        "total_odds": total,
-        "accept_odds": str(slip.accept_odds),
-        "live": bool(slip.live),
-        "placed_at": _datetime_out(slip.placed_at),
-        "accepted_at": _datetime_out(slip.accepted_at),
-        "accept_after": _datetime_out(slip.accept_after),
-        "settled_at": _datetime_out(slip.settled_at),
-        "reject_reason": str(slip.reject_reason),
-        "legs": [leg_out(leg, odds_format=odds_format) for leg in legs],
-    }
+    @extend_schema_field(MoneyOut)
+    def get_potential_payout(self, obj: BetSlip) -> dict[str, object]:
+        return money(obj.potential_payout, obj.currency)
+
+    @extend_schema_field(MoneyOut(allow_null=True))
+    def get_payout(self, obj: BetSlip) -> dict[str, object] | None:
+        return money(obj.payout, obj.currency) if obj.payout is not None else None
+
+    def get_total_odds(self, obj: BetSlip) -> str | None:
+        if obj.type == BetSlip.Type.SYSTEM:
+            return None  # a system is many parlays: no single price
+        odds = total_odds([leg.odds_placed for leg in self._legs(obj)])
+        return format_odds(odds, self.context.get("odds_format", "decimal"))
+
+    @extend_schema_field(LegOut(many=True))
+    def get_legs(self, obj: BetSlip) -> list[dict[str, Any]]:
+        odds_format = self.context.get("odds_format", "decimal")
+        return [leg_out(leg, odds_format=odds_format) for leg in self._legs(obj)]
