@@ -1,19 +1,25 @@
 """Bet placement over HTTP beside pgbench TPC-B on the same PostgreSQL, in one run.
 
     .venv/bin/python bench/placement.py [--clients 32] [--seconds 20] [--no-pool]
+        [--port 8190] [--database tote_bench_placement] [--pgbench-database tote_bench_pgbench]
 
 What it does:
-1. Creates its own database `tote_bench_placement` (dropped and made again), migrates it, and
+1. Creates its own database (`--database`, default `tote_bench_placement`; dropped and made again), migrates it, and
    makes one player per client with money, and events with open markets.
 2. Starts the web server exactly as the Procfile's `web:` line does (uvicorn, WEB_CONCURRENCY
    workers, WEB_THREADS threads each) against that database, with DEBUG off and Django's psycopg
    pool (DATABASE_POOL, make run's default). `--no-pool` runs it with one connection per thread
    instead, which can run PostgreSQL out of connections at 32 clients.
-3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `tote_bench_pgbench`.
+3. Runs pgbench TPC-B (`pgbench -c <clients> -j 2 -T <seconds>`) on `--pgbench-database`
+   (default `tote_bench_pgbench`, dropped and made again).
 4. Runs <clients> concurrent HTTP clients, each with its own keep-alive connection and JWT,
    placing singles (`POST /api/bets` with a fresh Idempotency-Key) on random selections for
    <seconds>; prints placements/s, p50/p99 latency, and the ratio to pgbench's TPS.
 5. Proves the books afterwards: one slip per 201, the ledger reconciles.
+
+Beside the rate it prints the CPU each placement cost the web server's processes, the database's
+backends and the load generator (from /proc, during the measured run): a figure other work on a
+shared machine disturbs much less than the rate.
 
 Figures are noisy on a shared machine; the baseline is measured in the same run for that reason.
 """
@@ -56,6 +62,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20, help="events; each offers two selections")
     parser.add_argument("--port", type=int, default=8190)
     parser.add_argument("--pgbench-scale", type=int, default=32)
+    parser.add_argument("--database", default=BENCH_DB, help="the placement database (dropped and made again)")
+    parser.add_argument("--pgbench-database", default=PGBENCH_DB, help="pgbench's database (dropped and made again)")
     parser.add_argument(
         "--no-pool", dest="pool", action="store_false", help="the server without DATABASE_POOL (make run's default)"
     )
@@ -71,7 +79,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
 
     environ.Env.read_env(ROOT / ".env", overwrite=False)
     base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tote"))
-    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{BENCH_DB}"))
+    os.environ["DATABASE_URL"] = urlunparse(base._replace(path=f"/{args.database}"))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -242,17 +250,71 @@ async def client_loop(
         writer.close()
 
 
-async def load(args: argparse.Namespace, tokens: list[str], selections: list[tuple[int, str]]) -> dict[str, Any]:
+async def load(
+    args: argparse.Namespace, tokens: list[str], selections: list[tuple[int, str]], server: subprocess.Popen[bytes]
+) -> dict[str, Any]:
     warm: dict[str, Any] = {"latencies": [], "statuses": Counter(), "errors": Counter()}
     until = time.perf_counter() + args.warmup
     await asyncio.gather(*(client_loop(args.port, t, selections, until, False, warm) for t in tokens))
     out: dict[str, Any] = {"latencies": [], "statuses": Counter(), "errors": Counter()}
+    web_before, db_before = cpu_seconds(group_pids(server.pid)), cpu_seconds(backend_pids(args.database))
+    load_before = time.process_time()
     started = time.perf_counter()
     until = started + args.seconds
     await asyncio.gather(*(client_loop(args.port, t, selections, until, True, out) for t in tokens))
     out["elapsed"] = time.perf_counter() - started
+    out["cpu_s"] = {
+        "web": _spent(web_before, cpu_seconds(group_pids(server.pid))),
+        "postgres": _spent(db_before, cpu_seconds(backend_pids(args.database))),
+        "load": time.process_time() - load_before,
+    }
     out["warmup_placed"] = warm["statuses"][201]
     return out
+
+
+# --- CPU spent, from /proc: what a placement costs, whatever else runs on the machine ------------
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process still alive."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return spent
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of the server's process group (it runs in a session of its own)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL's backends connected to the benchmark's database (same machine)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database]
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 # --- pgbench --------------------------------------------------------------------------------
@@ -260,14 +322,15 @@ async def load(args: argparse.Namespace, tokens: list[str], selections: list[tup
 
 def pgbench(args: argparse.Namespace, pg: dict[str, str]) -> float:
     conn = ["-h", pg["host"], "-p", pg["port"], "-U", pg["user"]]
-    recreate_database(pg, PGBENCH_DB)
+    run = ["-n", "-c", str(args.clients), "-j", "2", "-T", str(int(args.seconds))]
+    recreate_database(pg, args.pgbench_database)
     subprocess.run(
-        ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), *conn, PGBENCH_DB],
+        ["pgbench", "-i", "-q", "-s", str(args.pgbench_scale), *conn, args.pgbench_database],
         check=True,
         capture_output=True,
     )
     result = subprocess.run(
-        ["pgbench", "-n", "-c", str(args.clients), "-j", "2", "-T", str(int(args.seconds)), *conn, PGBENCH_DB],
+        ["pgbench", *run, *conn, args.pgbench_database],
         check=True,
         capture_output=True,
         text=True,
@@ -290,8 +353,8 @@ def main() -> int:
     args = parse_args()
     pg = configure_environment(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    print(f"preparing {BENCH_DB}: {args.clients} players, {args.events * 2} selections ...", flush=True)
-    recreate_database(pg, BENCH_DB)
+    print(f"preparing {args.database}: {args.clients} players, {args.events * 2} selections ...", flush=True)
+    recreate_database(pg, args.database)
     tokens, selections = prepare_data(args)
 
     from django.db import connections
@@ -308,7 +371,7 @@ def main() -> int:
             f"placements: {args.clients} clients, {args.seconds:.0f} s after {args.warmup:.0f} s warm-up ...",
             flush=True,
         )
-        result = asyncio.run(load(args, tokens, selections))
+        result = asyncio.run(load(args, tokens, selections, server))
     finally:
         stop_server(server)
 
@@ -330,6 +393,7 @@ def main() -> int:
         "errors": dict(result["errors"]),
         "pgbench_tps": round(tps, 1),
         "ratio": round(rate / tps, 3) if tps else None,
+        "cpu_ms_per_placement": {k: round(v * 1000 / max(placed, 1), 2) for k, v in result["cpu_s"].items()},
         "clients": args.clients,
         "seconds": args.seconds,
         "database_pool": args.pool,
@@ -345,6 +409,8 @@ def main() -> int:
     print(f"  latency p50 / p99  {summary['p50_ms']:>7} ms / {summary['p99_ms']} ms")
     print(f"  pgbench TPC-B tps  {summary['pgbench_tps']:>10}")
     print(f"  ratio              {summary['ratio']:>10}   (aim: 0.25 or more)")
+    cpu = summary["cpu_ms_per_placement"]
+    print(f"  CPU per placement  web {cpu['web']} ms, PostgreSQL backends {cpu['postgres']} ms, load {cpu['load']} ms")
     if summary["errors"]:
         print(f"  errors             {summary['errors']}")
     expected = placed + result["warmup_placed"]

@@ -7,5 +7,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import logging as core_logging
+        from core import schema  # noqa: F401 - registers the OpenAPI extensions
 
         core_logging.configure()

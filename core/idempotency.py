@@ -34,6 +34,13 @@ LOCK_WAIT_S = 15.0
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 
+# The IdempotencyRecord of a success; by hand, as this runs after every money-moving POST.
+_STORE = """
+INSERT INTO core_idempotencyrecord
+    (scope, key, method, path, request_hash, response_status, response_body, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+"""
+
 
 def advisory_key(text: str) -> int:
     """A signed 64-bit advisory-lock key for a string."""
@@ -127,15 +134,20 @@ def idempotent(view_method: V) -> V:
                 return replay
             response = view_method(self, request, *args, **kwargs)
             if 200 <= response.status_code < 300 and isinstance(response, Response):
-                IdempotencyRecord.objects.create(
-                    scope=scope,
-                    key=key,
-                    method=request.method or "",
-                    path=request.path[:512],
-                    request_hash=request_hash,
-                    response_status=response.status_code,
-                    response_body=JSONRenderer().render(response.data).decode(),
-                )
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        _STORE,
+                        [
+                            scope,
+                            key,
+                            request.method or "",
+                            request.path[:512],
+                            request_hash,
+                            response.status_code,
+                            JSONRenderer().render(response.data).decode(),
+                            timezone.now(),
+                        ],
+                    )
             return response
         finally:
             with connection.cursor() as cursor:

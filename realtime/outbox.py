@@ -67,47 +67,42 @@ def event_emit(*, type: str, data: dict[str, Any], user_id: int | None = None, t
 def events_emit(events: list[tuple[str, dict[str, Any], int | None, str]]) -> list[OutboxEvent]:
     """Record many events at once (bulk settlement), inside the caller's transaction.
 
-    One INSERT from arrays however many events there are: bulk settlement writes tens of
-    thousands in the transaction of the slips they report.
+    One INSERT however many events there are, its rows in one JSON parameter: every bet writes
+    its events here, and psycopg adapting five Python lists to arrays cost twice the rest.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("outbox events must be written inside the transaction of the change they report")
     if not events:
         return []
-    encoder = DjangoJSONEncoder()
     now = timezone.now()
-    ids, types, users, topics, payloads = [], [], [], [], []
-    for type_, data, user_id, topic in events:
+    for type_, _data, _user_id, _topic in events:
         if type_ not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type_!r}")
-        ids.append(new_event_id())
-        types.append(type_)
-        users.append(user_id)
-        topics.append(topic)
-        payloads.append(encoder.encode(data))
+    ids = [new_event_id() for _ in events]
+    encoded = DjangoJSONEncoder().encode([[ids[i], *event] for i, event in enumerate(events)])
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO realtime_outboxevent (event_id, type, user_id, topic, data, created_at)
-            SELECT e, t, u, tp, d::jsonb, %s
-            FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[])
-                WITH ORDINALITY AS x(e, t, u, tp, d, n)
+            SELECT r->>0, r->>1, (r->>3)::bigint, r->>4, r->2, %s
+            FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(r, n)
             ORDER BY n
             RETURNING seq
             """,
-            [now, ids, types, users, topics, payloads],
+            [now, encoded],
         )
         seqs = [row[0] for row in cursor.fetchall()]
     if _after_commit_hooks:
         transaction.on_commit(_notify)
+    stored = json.loads(encoded)  # the data as it was stored: Decimals and datetimes as the API renders them
     return [
         OutboxEvent(
             seq=seq,
             event_id=ids[i],
-            type=types[i],
-            user_id=users[i],
-            topic=topics[i],
-            data=json.loads(payloads[i]),
+            type=events[i][0],
+            user_id=events[i][2],
+            topic=events[i][3],
+            data=stored[i][2],
             created_at=now,
         )
         for i, seq in enumerate(seqs)

@@ -125,9 +125,19 @@ class EventOut(serializers.ModelSerializer[Event]):
         ]
 
 
+# The fields of LegOut and SlipOut describe the API (the OpenAPI schema and OPTIONS are built from
+# them); each renders in one plain method instead of DRF's per-field machinery, which copies every
+# declared field for each serializer instance and cost more than the rest of a placement's
+# response. These module-level fields give the same strings DRF would.
+_DATETIME = serializers.DateTimeField()
+_LINE = serializers.DecimalField(max_digits=7, decimal_places=2)
+
+
+def _datetime_out(value: Any) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
 class LegOut(serializers.Serializer[Any]):
-    # Plain serializers, not ModelSerializers: these render every placement, and field
-    # introspection per instance would cost more than the rest of the response.
     selection = serializers.IntegerField(source="selection_id")
     event = serializers.IntegerField(source="event_id")
     event_name = serializers.CharField(source="selection.market.event.name")
@@ -143,6 +153,32 @@ class LegOut(serializers.Serializer[Any]):
     odds_decimal = DecimalOddsField(source="odds_placed")
     live = serializers.BooleanField()
     result = serializers.CharField(source="selection.result", allow_null=True)
+
+    def to_representation(self, instance: BetLeg) -> dict[str, Any]:
+        return leg_out(instance, odds_format=self.context.get("odds_format", "decimal"))
+
+
+def leg_out(leg: BetLeg, *, odds_format: str) -> dict[str, Any]:
+    """A leg as LegOut declares it."""
+    selection = leg.selection
+    market = selection.market
+    line = selection.line
+    result = selection.result
+    return {
+        "selection": int(leg.selection_id),
+        "event": int(leg.event_id),
+        "event_name": str(market.event.name),
+        "market": int(selection.market_id),
+        "market_kind": str(market.kind),
+        "market_name": str(market.name),
+        "outcome": str(selection.outcome),
+        "name": str(selection.name),
+        "line": None if line is None else _LINE.to_representation(line),
+        "odds": format_odds(leg.odds_placed, odds_format),
+        "odds_decimal": str(leg.odds_placed),
+        "live": bool(leg.live),
+        "result": None if result is None else str(result),
+    }
 
 
 class SlipOut(serializers.Serializer[BetSlip]):
@@ -162,6 +198,28 @@ class SlipOut(serializers.Serializer[BetSlip]):
     settled_at = serializers.DateTimeField(allow_null=True)
     reject_reason = serializers.CharField()
     legs = serializers.SerializerMethodField()
+
+    def to_representation(self, instance: BetSlip) -> dict[str, Any]:
+        slip = instance
+        system = slip.system_label
+        return {
+            "id": int(slip.pk),
+            "type": str(slip.type),
+            "system": None if system is None else str(system),
+            "status": str(slip.status),
+            "stake": self.get_stake(slip),
+            "potential_payout": self.get_potential_payout(slip),
+            "payout": self.get_payout(slip),
+            "total_odds": self.get_total_odds(slip),
+            "accept_odds": str(slip.accept_odds),
+            "live": bool(slip.live),
+            "placed_at": _datetime_out(slip.placed_at),
+            "accepted_at": _datetime_out(slip.accepted_at),
+            "accept_after": _datetime_out(slip.accept_after),
+            "settled_at": _datetime_out(slip.settled_at),
+            "reject_reason": str(slip.reject_reason),
+            "legs": self.get_legs(slip),
+        }
 
     def _legs(self, obj: BetSlip) -> list[BetLeg]:
         """The legs in hand (a slip just placed: context `legs`), else the prefetched ones."""
@@ -188,4 +246,5 @@ class SlipOut(serializers.Serializer[BetSlip]):
 
     @extend_schema_field(LegOut(many=True))
     def get_legs(self, obj: BetSlip) -> list[dict[str, Any]]:
-        return list(LegOut(self._legs(obj), many=True, context=self.context).data)
+        odds_format = self.context.get("odds_format", "decimal")
+        return [leg_out(leg, odds_format=odds_format) for leg in self._legs(obj)]

@@ -5,6 +5,7 @@ concurrent bets cannot pass a limit between a read and a write (no read-modify-w
   them sorted), so two slips sharing selections cannot deadlock; only bets on the same
   selection wait for each other.
 - Daily stake per user, currency and day: one row per user, so only a user's own bets wait.
+  Placement moves it in the statement that writes the slip; `daily_stake_refusal` says why not.
 
 Every helper runs inside the caller's transaction.
 """
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from betting.models import DailyStake, SelectionLiability
 from betting.services.rules import RuleRefused
+from core.sql import bigint_array
 from ledger.currencies import money
 
 
@@ -27,26 +29,14 @@ def stake_day(moment: datetime) -> date:
     return timezone.localdate(moment)
 
 
-def daily_stake_reserve(*, user_id: int, currency: str, day: date, stake: int, limit: int | None) -> None:
-    """Count a stake against the day's limit, or refuse it (422 `daily_stake_limit`)."""
-    if limit is None:
-        return
-    if stake <= limit:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO betting_dailystake AS d (user_id, currency, day, amount) VALUES (%s, %s, %s, %s)
-                ON CONFLICT (user_id, currency, day)
-                DO UPDATE SET amount = d.amount + EXCLUDED.amount WHERE d.amount + EXCLUDED.amount <= %s
-                RETURNING amount
-                """,
-                [user_id, currency, day, stake, limit],
-            )
-            if cursor.fetchone() is not None:
-                return
+def daily_stake_refusal(*, user_id: int, currency: str, day: date, limit: int) -> RuleRefused:
+    """The refusal (422 `daily_stake_limit`) of a stake the day's counter did not take.
+
+    Placement counts a stake in the statement that writes its slip (`betting.services.placement`):
+    one conditional upsert that adds the stake unless the day's total would pass the limit."""
     staked = DailyStake.objects.filter(user_id=user_id, currency=currency, day=day).values_list("amount", flat=True)
     already = int(staked.first() or 0)
-    raise RuleRefused(
+    return RuleRefused(
         "This stake would pass your daily stake limit.",
         code="daily_stake_limit",
         details={
@@ -85,7 +75,7 @@ def liability_reserve(*, selection_ids: Iterable[int], currency: str, exposure: 
             DO UPDATE SET amount = l.amount + EXCLUDED.amount WHERE l.amount + EXCLUDED.amount <= %s
             RETURNING selection_id
             """,
-            [currency, exposure, ids, cap if cap is not None else 2**62],
+            [currency, exposure, bigint_array(ids), cap if cap is not None else 2**62],
         )
         accepted = {row[0] for row in cursor.fetchall()}
     refused = [i for i in ids if i not in accepted]

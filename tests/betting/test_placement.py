@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from betting.models import BetSlip, DailyStake, Market, Selection, SelectionLiability
+from betting.models import BetSlip, DailyStake, Event, Market, Selection, SelectionLiability
 from betting.services import event_result_record, market_update, player_limits_set
 from ledger.models import Account, Transaction
 from ledger.reconcile import reconcile
@@ -182,6 +182,81 @@ def test_odds_shown_as_asked(auth_api: APIClient, player: Any, event: Any) -> No
     assert body["legs"][0]["odds"] == "9/10" and body["legs"][0]["odds_decimal"] == "1.9000"
 
 
+def test_a_placed_slip_reads_the_same_in_its_answer_its_detail_and_the_list(
+    auth_api: APIClient, player: Any, make_event: Callable[..., Any]
+) -> None:
+    a, b = make_event(home="Lions", away="Tigers"), make_event(home="Bears", away="Wolves")
+    spread, draw = selection_of(a, "spread", "home"), selection_of(b, "1x2", "draw")  # -0.75 at 1.95; 3.20
+    at = datetime(2030, 5, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+    Event.objects.filter(pk__in=[a.pk, b.pk]).update(scheduled_start=at + timedelta(hours=2))
+
+    with time_machine.travel(at, tick=False):
+        placed = place(
+            auth_api,
+            {
+                "type": "parlay",
+                "stake": 5_000,
+                "currency": "NGN",
+                "legs": [{"selection": spread.pk, "odds": "1.95"}, {"selection": draw.pk, "odds": "3.2"}],
+            },
+            query="?odds_format=american",
+        )
+
+    assert placed.status_code == 201, placed.json()
+    slip = placed.json()["id"]
+    assert placed.json() == {
+        "id": slip,
+        "type": "parlay",
+        "system": None,
+        "status": "pending",
+        "stake": {"amount": 5_000, "currency": "NGN", "display": "NGN 50.00"},
+        "potential_payout": {"amount": 31_200, "currency": "NGN", "display": "NGN 312.00"},
+        "payout": None,
+        "total_odds": "+524",
+        "accept_odds": "better",
+        "live": False,
+        "placed_at": "2030-05-01T12:30:15.250000Z",
+        "accepted_at": "2030-05-01T12:30:15.250000Z",
+        "accept_after": None,
+        "settled_at": None,
+        "reject_reason": "",
+        "legs": [
+            {
+                "selection": spread.pk,
+                "event": a.pk,
+                "event_name": "Lions vs Tigers",
+                "market": spread.market_id,
+                "market_kind": "spread",
+                "market_name": spread.market.name,
+                "outcome": "home",
+                "name": spread.name,
+                "line": "-0.75",
+                "odds": "-105",
+                "odds_decimal": "1.9500",
+                "live": False,
+                "result": None,
+            },
+            {
+                "selection": draw.pk,
+                "event": b.pk,
+                "event_name": "Bears vs Wolves",
+                "market": draw.market_id,
+                "market_kind": "1x2",
+                "market_name": draw.market.name,
+                "outcome": "draw",
+                "name": draw.name,
+                "line": None,
+                "odds": "+220",
+                "odds_decimal": "3.2000",
+                "live": False,
+                "result": None,
+            },
+        ],
+    }
+    assert auth_api.get(f"/api/bets/{slip}?odds_format=american").json() == placed.json()
+    assert auth_api.get("/api/bets?odds_format=american").json()["results"] == [placed.json()]
+
+
 # --- refused: bad input (400, nothing written) ---------------------------------------------
 
 
@@ -202,6 +277,71 @@ def test_bad_input_is_a_400(auth_api: APIClient, player: Any, event: Any, change
 
     assert_refused(place(auth_api, body), 400, code)
     assert_nothing_placed(player)
+
+
+GOOD = {"type": "single", "stake": 1_000, "currency": "NGN", "legs": [{"selection": 7, "odds": "1.9"}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "plain"),
+    [
+        ({}, True),
+        ({"accept_odds": "exact", "system": None}, True),
+        ({"type": "system", "system": "2/3", "extra": 1}, True),
+        ({"system": ""}, True),
+        ({"legs": [{"selection": 7}]}, True),
+        ({"legs": [{"selection": 7, "odds": None}, {"selection": 8, "odds": "2.0500"}]}, True),
+        ({"legs": [{"selection": 7, "odds": 1.9}]}, False),
+        ({"legs": [{"selection": 7, "odds": 2}]}, False),
+        ({"legs": [{"selection": 7, "odds": "1.00001"}]}, False),
+        ({"legs": [{"selection": 7, "odds": " 1.9 "}]}, True),
+        ({"legs": [{"selection": "7", "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": 7.0, "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": True, "odds": "1.9"}]}, False),
+        ({"legs": [{"selection": 0, "odds": "1.9"}]}, False),
+        ({"legs": [7]}, False),
+        ({"legs": []}, False),
+        ({"legs": [{"selection": n, "odds": "1.9"} for n in range(1, 52)]}, False),
+        ({"stake": "1000"}, False),
+        ({"stake": 10.0}, False),
+        ({"stake": True}, False),
+        ({"stake": 0}, False),
+        ({"type": "lucky15"}, False),
+        ({"type": None}, False),
+        ({"currency": "EUR"}, False),
+        ({"accept_odds": None}, False),
+        ({"system": " 2/3"}, False),
+        ({"system": "123456789"}, False),
+        ({"system": 23}, False),
+        ({"system": "2/3\x00"}, False),
+        ({"system": "2/\ud8003"}, False),
+    ],
+)
+def test_the_plain_reading_of_a_placing_body_agrees_with_the_serializer(change: dict[str, Any], plain: bool) -> None:
+    """A body read without DRF gives exactly what the Input serializer would give; any other body
+    is left to the serializer."""
+    from betting.api.public import BetsView, placing_input_plain
+
+    body = {**GOOD, **change}
+    read = placing_input_plain(body)
+    serializer = BetsView.Input(data=body)
+
+    assert (read is not None) == plain
+    if read is not None:
+        assert serializer.is_valid(), serializer.errors
+        values = serializer.validated_data
+        assert read == {
+            "type": values["type"],
+            "stake": values["stake"],
+            "currency": values["currency"],
+            "legs": [{"selection": leg["selection"], "odds": leg.get("odds")} for leg in values["legs"]],
+            "accept_odds": values["accept_odds"],
+            "system": values.get("system"),
+        }
+
+
+def test_a_body_that_is_not_an_object_is_a_400(auth_api: APIClient, player: Any) -> None:
+    assert_refused(place(auth_api, [GOOD]), 400, "validation_error")  # type: ignore[arg-type]
 
 
 def test_the_idempotency_key_is_required(auth_api: APIClient, player: Any, event: Any) -> None:
@@ -252,6 +392,8 @@ def test_a_system_stake_must_divide_into_its_lines(
 
 def test_an_unknown_selection_is_not_found(auth_api: APIClient, player: Any) -> None:
     assert_refused(place(auth_api, {**single(Selection(pk=999_999, odds=Decimal("2")))}), 404, "selection_not_found")
+    # An id no database column could hold is just as unknown.
+    assert_refused(place(auth_api, {**single(Selection(pk=2**70, odds=Decimal("2")))}), 404, "selection_not_found")
 
 
 def test_a_suspended_market_refuses(auth_api: APIClient, player: Any, event: Any) -> None:
@@ -382,6 +524,7 @@ def test_daily_stake_limit_and_a_new_day(auth_api: APIClient, player: Any, make_
         assert place(auth_api, single(home, stake=20_000)).status_code == 201
         body = assert_refused(place(auth_api, single(home, stake=6_000)), 422, "daily_stake_limit")
         assert body["details"]["remaining"]["amount"] == 5_000
+        assert BetSlip.objects.filter(user=player).count() == 1 and wallet(player) == FUNDS - 20_000
         assert place(auth_api, single(home, stake=5_000)).status_code == 201
     with time_machine.travel(today + timedelta(days=1), tick=False):
         assert place(auth_api, single(home, stake=20_000)).status_code == 201

@@ -60,6 +60,7 @@ def test_openapi_schema_and_docs(api: Any) -> None:
     schema = api.get("/api/schema/")
     assert schema.status_code == 200
     assert b"/api/wallets" in schema.content
+    assert b"jwtAuth" in schema.content  # the bearer scheme of our JWTAuthentication
     assert api.get("/api/docs/").status_code == 200
 
 

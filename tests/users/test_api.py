@@ -84,3 +84,45 @@ def test_auth_required_and_bad_tokens(api: APIClient) -> None:
     bad = api.get("/api/me")
     assert bad.status_code == 401
     assert bad.json()["error"]["code"] == "authentication_failed"
+
+
+def test_a_token_of_a_deactivated_or_unknown_user_is_refused(api: APIClient, make_user: Any) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = make_user()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    assert api.get("/api/me").json()["username"] == user.username
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    inactive = api.get("/api/me")
+    assert inactive.status_code == 401
+    assert inactive.json()["error"]["code"] == "authentication_failed"
+    assert "User is inactive" in inactive.json()["error"]["message"]
+
+    token = AccessToken.for_user(user)
+    token["user_id"] = user.pk + 1_000_000
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    gone = api.get("/api/me")
+    assert gone.status_code == 401
+    assert gone.json()["error"]["code"] == "authentication_failed"
+    assert "User not found" in gone.json()["error"]["message"]
+
+
+def test_a_token_used_before_is_refused_once_it_expires(api: APIClient, make_user: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = make_user()
+    token = AccessToken.for_user(user)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/me").status_code == 200
+    assert api.get("/api/me").status_code == 200  # the second time from what the first verified
+
+    with time_machine.travel(datetime.fromtimestamp(token["exp"], UTC) + timedelta(seconds=1)):
+        expired = api.get("/api/me")
+
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "authentication_failed"
+    assert "expired" in expired.json()["error"]["message"]
