@@ -1,4 +1,4 @@
-"""Benchmark: commit of 1,000 events to the last of 1,000 WebSocket clients receiving its own.
+"""Benchmark: a settlement's commit to the last of 1,000 WebSocket clients receiving its bet.settled.
 
     .venv/bin/python bench/realtime.py [--clients 1000] [--runs 20]
 
@@ -8,11 +8,13 @@ process holding N real WebSocket clients (the `websockets` package), one user ea
 authenticated with a JWT in the `bearer.` subprotocol.
 
 Per run, three measurements on the same server and clients, interleaved so they share the noise:
-- outbox: one transaction writes one `bet.settled` event per user through realtime.outbox (what
-  a settlement chunk writes, without the settlement around it); the clock starts when COMMIT
-  returns (an on-commit callback registered first) and stops when the last client has its event.
-  The path is the production one: on-commit wake-up, relay thread, claim, group_send per user,
-  mark published, consumer, socket.
+- settlement: an event with one open slip per user (each placed through `bet_place`, before the
+  clock starts); its result is recorded and the settlement engine (`event_settle`) settles all of
+  them in one chunk: slips, ledger, and one `bet.settled` per user through the outbox, in one
+  transaction. The clock starts when that chunk's COMMIT has returned (the engine's `on_chunk`
+  callback) and stops when the last client has its event; the time from the start of the
+  `event_settle` call is printed too. The path is the production one: on-commit wake-up, relay
+  thread, claim, fan-out per user, mark published, consumer, socket.
 - bare group_send: the same 1,000 per-user messages through the channel layer's own API
   (group_send, up to REALTIME_RELAY_CONCURRENCY at a time), no database, from just before the
   first send to the last client receiving.
@@ -108,7 +110,7 @@ async def _clients(url: str, origin: str, tokens: list[str], pipe: Any) -> None:
     from websockets.asyncio.client import connect
 
     n = len(tokens)
-    received: dict[int, list[float]] = {}
+    received: dict[Any, list[float]] = {}  # by run tag; "settlement" for the engine's events
     sockets: list[Any] = []
 
     async def open_one(token: str) -> Any:
@@ -121,13 +123,14 @@ async def _clients(url: str, origin: str, tokens: list[str], pipe: Any) -> None:
         async for raw in ws:
             now = time.time()
             frame = json.loads(raw)
-            run = frame.get("data", {}).get("run") if frame.get("type") == "bet.settled" else None
-            if run is None:
-                continue
+            if frame.get("type") != "bet.settled":
+                continue  # bet.placed, balance.updated, odds.updated of the slips being set up
+            # A settlement's events carry no run tag: one settlement is outstanding at a time.
+            run = frame.get("data", {}).get("run", "settlement")
             times = received.setdefault(run, [])
             times.append(now)
             if len(times) == n:
-                pipe.send(("done", run, times))
+                pipe.send(("done", run, received.pop(run)))
 
     started = time.monotonic()
     for i in range(0, n, 50):  # in batches: the server's Redis pool and accept queue stay calm
@@ -146,17 +149,73 @@ async def _clients(url: str, origin: str, tokens: list[str], pipe: Any) -> None:
 # --- the emitting side (this process) -------------------------------------------------------
 
 
-def emit_outbox(run: int, user_ids: list[int]) -> float:
-    """One transaction, one bet.settled per user; returns the instant COMMIT returned."""
-    from django.db import transaction
+def fund_players(user_ids: list[int]) -> None:
+    from ledger.services import deposit_record
 
-    from realtime.outbox import events_emit
+    for uid in user_ids:
+        deposit_record(user_id=uid, currency="NGN", amount=100_000_000, provider="bench", reference=f"fund-{uid}")
 
+
+def open_slips(run: int, user_ids: list[int]) -> int:
+    """A fixture with a moneyline market and one single per player on the home side, placed the
+    way players place them; returns the event's id once the relay has published every event the
+    placements wrote (so the settlement's events queue behind nothing)."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from betting.services import EventSpec, LegRequest, MarketSpec, SelectionSpec, bet_place, event_create
+    from realtime.models import OutboxEvent
+
+    event = event_create(
+        spec=EventSpec(
+            sport="SOCCER",
+            league="EPL",
+            name="",
+            home=f"Home {run}",
+            away=f"Away {run}",
+            scheduled_start=datetime.now(UTC) + timedelta(hours=2),
+            markets=[
+                MarketSpec(
+                    kind="moneyline",
+                    selections=[
+                        SelectionSpec(outcome="home", odds=Decimal("1.9000")),
+                        SelectionSpec(outcome="away", odds=Decimal("2.0500")),
+                    ],
+                )
+            ],
+        )
+    )
+    home = event.markets.get().selections.get(outcome="home")
+    for uid in user_ids:
+        bet_place(
+            user_id=uid,
+            slip_type="single",
+            stake=1_000,
+            currency="NGN",
+            legs=[LegRequest(selection_id=home.pk, odds=home.odds)],
+            idempotency_key=f"bench-{run}-{uid}",
+        )
+    deadline = time.monotonic() + 60
+    while OutboxEvent.objects.filter(published_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the relay did not publish the placements' events within 60 s")
+        time.sleep(0.05)
+    return int(event.pk)
+
+
+def emit_settlement(event_id: int, slips: int) -> tuple[float, float]:
+    """Record a home win and settle the event with the engine; returns (the instant the call
+    started, the instant the chunk's COMMIT had returned)."""
+    from betting.services.operators import event_result_record
+    from settlement.services.events import event_settle
+
+    event_result_record(event_id=event_id, status="finished", home_score=2, away_score=1)
     committed: list[float] = []
-    with transaction.atomic():
-        transaction.on_commit(lambda: committed.append(time.time()))  # first: runs right after COMMIT
-        events_emit([("bet.settled", {"run": run, "slip": uid, "status": "won"}, uid, "") for uid in user_ids])
-    return committed[0]
+    called = time.time()
+    report = event_settle(event_id=event_id, chunk_size=slips, on_chunk=lambda: committed.append(time.time()))
+    if report.settled != slips or len(committed) != 1:
+        raise SystemExit(f"the engine settled {report.settled} of {slips} slips in {len(committed)} chunks")
+    return called, committed[0]
 
 
 def bare_messages(run: int, user_ids: list[int]) -> list[tuple[int, str, dict[str, Any]]]:
@@ -258,7 +317,7 @@ def main() -> int:
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     fanout = fanout_for(channel_layers.make_backend(DEFAULT_CHANNEL_LAYER), DEFAULT_CHANNEL_LAYER)
     loop = asyncio.new_event_loop()
-    kinds = ("outbox", "group_send", "fanout")
+    kinds = ("settlement", "group_send", "fanout")
     results: dict[str, list[float]] = {kind: [] for kind in kinds}
     try:
         _wait_for_port(args.port, server)
@@ -271,12 +330,15 @@ def main() -> int:
             f"{settings.REDIS_MAX_CONNECTIONS}, layer {settings.CHANNEL_LAYER_BACKEND}, "
             f"relay fan-out {type(fanout).__name__}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
         )
+        fund_players(user_ids)
         tag = 10
+        called: list[float] = []
         for run in range(-1, args.runs):  # run -1 warms every path up and is not counted
             for kind in kinds:
                 tag += 1
-                if kind == "outbox":
-                    start = emit_outbox(tag, user_ids)
+                if kind == "settlement":
+                    event_id = open_slips(tag, user_ids)
+                    call, start = emit_settlement(event_id, len(user_ids))
                 elif kind == "group_send":
                     start = loop.run_until_complete(
                         emit_group_send(layer, tag, user_ids, settings.REALTIME_RELAY_CONCURRENCY)
@@ -286,9 +348,11 @@ def main() -> int:
                 if not parent.poll(args.timeout):
                     raise SystemExit(f"run {run} ({kind}): not every client got its event in {args.timeout} s")
                 _, got_tag, times = parent.recv()
-                assert got_tag == tag, (got_tag, tag)
+                assert got_tag == ("settlement" if kind == "settlement" else tag), (got_tag, tag)
                 if run >= 0:
                     results[kind].append(max(times) - start)
+                    if kind == "settlement":
+                        called.append(max(times) - call)
         parent.send("stop")
         if parent.poll(60):
             parent.recv()
@@ -312,11 +376,12 @@ def main() -> int:
         drop_database(database_url)
 
     print(
-        f"\n{args.clients} clients, {args.runs} runs. The 'bet.settled' events are written through the outbox in one\n"
-        "transaction, standing in for a settlement until the settlement engine exists.\n"
+        f"\n{args.clients} clients, {args.runs} runs. Each run the settlement engine settles an event with one open\n"
+        "slip per client in one chunk; its bet.settled events go out through the outbox.\n"
     )
     rows = [
-        ("outbox: COMMIT -> last client", results["outbox"]),
+        ("settlement: COMMIT -> last client", results["settlement"]),
+        ("  (from the event_settle call)", called),
         ("bare group_send -> last client", results["group_send"]),
         ("  (the group_sends alone)", SENDS["group_send"][1:]),
         ("bare relay fan-out -> last client", results["fanout"]),
@@ -326,10 +391,10 @@ def main() -> int:
     for label, values in rows:
         print(f"{label:36}{percentile(values, 50):8.3f}s{percentile(values, 99):8.3f}s{statistics.mean(values):8.3f}s")
     for name, key in (("bare group_send", "group_send"), ("the relay's fan-out without the database", "fanout")):
-        p50 = percentile(results["outbox"], 50) / percentile(results[key], 50)
-        p99 = percentile(results["outbox"], 99) / percentile(results[key], 99)
-        print(f"ratio outbox / {name}: p50 {p50:.2f}x, p99 {p99:.2f}x")
-    print("(aim: outbox p99 under 1 s and within 2x the bare fan-out)")
+        p50 = percentile(results["settlement"], 50) / percentile(results[key], 50)
+        p99 = percentile(results["settlement"], 99) / percentile(results[key], 99)
+        print(f"ratio settlement / {name}: p50 {p50:.2f}x, p99 {p99:.2f}x")
+    print("(aim: settlement p99 under 1 s and within 2x the bare group_send)")
     return 0
 
 
