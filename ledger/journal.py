@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ import psycopg
 from django.db import DatabaseError
 
 from core.errors import InsufficientFunds, ValidationFailed
+from core.sql import bigint_array, code_array
 
 # The SQLSTATE `ledger_refuse` raises (migration 0006); its DETAIL says which account and why.
 REFUSED = "TL001"
@@ -84,14 +85,6 @@ class Row:
     lines: Sequence[tuple[int, int, str]]  # (account_id, amount, currency)
 
 
-def _array_literal(values: Iterable[int | str]) -> str:
-    """A PostgreSQL array literal of integers or currency codes (validated: letters only).
-
-    A few characters each, where adapting a Python list element by element costs more than the
-    rest of the call."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
 def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> int | None:
     """Write one entry in one statement. Returns its id, or None when the key already exists.
 
@@ -110,9 +103,11 @@ def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> in
                 correlation_id,
                 now,
                 row.reverses_id,
-                _array_literal(ln[0] for ln in row.lines),
-                _array_literal(ln[1] for ln in row.lines),
-                _array_literal(ln[2] for ln in row.lines),
+                # Array literals: adapting Python lists element by element cost more than the
+                # rest of the call.
+                bigint_array(ln[0] for ln in row.lines),
+                bigint_array(ln[1] for ln in row.lines),
+                code_array(ln[2] for ln in row.lines),
             ],
         )
     except DatabaseError as exc:
