@@ -1,7 +1,7 @@
 """Bulk settlement end to end (grading, slips, ledger, outbox) beside a naive baseline, in one run.
 
     .venv/bin/python bench/settlement.py [--singles 100000] [--combos 20000] [--events 50]
-                                         [--baseline 5000] [--webhook-slips 10000] [--workers 1]
+                                         [--baseline 5000] [--webhook-slips 10000] [--threads N]
                                          [--database tote_bench_settlement] [--skip-baseline]
 
 What it does:
@@ -14,9 +14,9 @@ What it does:
 3. Records a final result on every event (the operator's service), then times ONE settlement run
    over every event due (`settle_bets`' code path): grading, the slips in chunks, one ledger
    transaction per slip (`bet:settle:<slip>:v1`), liability, `bet.settled` outbox events.
-   `--workers N` splits the events over N processes instead. Beside the wall clock it prints the
-   CPU time per slip of the settling Python and (one process) of its PostgreSQL backend, which
-   other work on a shared machine stretches much less.
+   The run settles SETTLEMENT_THREADS events at once (`--threads N` sets it). Beside the wall
+   clock it prints the CPU time per slip of the settling Python and of the PostgreSQL backends,
+   which other work on a shared machine stretches much less.
 4. Baseline, same run: `--baseline` singles on events of their own, settled the way the original
    system did, one slip at a time, each in its own ORM transaction (lock the slip, load its legs,
    grade, price, update, post its ledger transaction, release its liability, write its event).
@@ -68,7 +68,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", type=int, default=5_000, help="slips the naive baseline settles")
     parser.add_argument("--skip-baseline", action="store_true", help="no naive baseline (quick iterations)")
     parser.add_argument("--webhook-slips", type=int, default=10_000, help="0 skips the webhook measurement")
-    parser.add_argument("--workers", type=int, default=1, help="processes settling the events (bulk run)")
+    parser.add_argument("--threads", type=int, default=None, help="SETTLEMENT_THREADS (default: the setting's)")
     parser.add_argument("--chunk", type=int, default=None, help="SETTLEMENT_CHUNK_SIZE")
     parser.add_argument("--port", type=int, default=8191)
     parser.add_argument("--profile", action="store_true", help="cProfile the bulk run (slower; for finding costs)")
@@ -101,6 +101,8 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
     )
     if args.chunk:
         os.environ["SETTLEMENT_CHUNK_SIZE"] = str(args.chunk)
+    if args.threads:
+        os.environ["SETTLEMENT_THREADS"] = str(args.threads)
     return {"host": base.hostname or "127.0.0.1", "port": str(base.port or 5432), "user": base.username or "postgres"}
 
 
@@ -530,57 +532,63 @@ def webhook_latency(args: argparse.Namespace, data: Data, placed: datetime) -> d
 # --- main -------------------------------------------------------------------------------------
 
 
-def cpu_seconds() -> tuple[float, dict[int, float]]:
-    """CPU time used so far by the settling Python (this process and its finished children), and
-    by each PostgreSQL backend of the bench database (from /proc: only when the server runs on this
-    machine). A shared machine's load stretches the wall clock, much less these."""
+def python_cpu_seconds() -> float:
+    """CPU time used so far by the settling Python: this process (every thread) and its finished
+    children."""
     import resource
 
-    from django.db import connection
-
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    python = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        pids = [row[0] for row in cursor.fetchall()]
-    backends: dict[int, float] = {}
-    for pid in pids:
-        try:
-            backends[pid] = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
-            continue
-    return python, backends
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def cpu_per_slip(before: tuple[float, dict[int, float]], after: tuple[float, dict[int, float]], slips: int,
-                 *, backends: bool) -> dict[str, float | None]:  # fmt: skip
-    """Microseconds of CPU per slip; the backends' only when every one that settled is still there
-    (one process: its own connection). With processes, the Python figure includes their start."""
-    postgres = sum(seconds - before[1].get(pid, 0.0) for pid, seconds in after[1].items())
-    return {
-        "python": round((after[0] - before[0]) / slips * 1e6, 1),
-        "postgres": round(postgres / slips * 1e6, 1) if backends and after[1] else None,
-    }
+class BackendCpu:
+    """CPU time of the bench database's PostgreSQL backends (from /proc: only when the server runs
+    on this machine), sampled every 20 ms while the bulk run goes: a run's threads open connections
+    of their own and close them when done, so a backend is read while it lives. What one did after
+    its last sample (20 ms at most) is missed. A shared machine's load stretches the wall clock,
+    much less these."""
 
+    def __init__(self, dsn: str) -> None:
+        import threading
 
-def bulk_in_processes(workers: int, event_ids: list[int]) -> float:
-    """Each process settles its share of the events (the same code a worker runs)."""
-    shares = [event_ids[i::workers] for i in range(workers)]
-    script = (
-        "import sys, django; django.setup();"
-        "from settlement.services.events import event_settle;"
-        "[event_settle(event_id=int(e)) for e in sys.argv[1:]]"
-    )
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, *map(str, share)], cwd=ROOT)  # noqa: S603
-        for share in shares
-        if share
-    ]
-    for proc in procs:
-        if proc.wait() != 0:
-            raise RuntimeError("a settling process failed")
-    return time.perf_counter() - started
+        self.dsn = dsn
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (first, last) CPU seconds read
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        import psycopg
+
+        self.conn = psycopg.connect(self.dsn, autocommit=True)
+        self._read()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self._read()
+        self.conn.close()
+
+    def _sample(self) -> None:
+        while not self.stopping.wait(0.02):
+            self._read()
+
+    def _read(self) -> None:
+        pids = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        for (pid,) in pids:
+            try:
+                seconds = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                continue
+            first = self.seen.get(pid, (seconds, seconds))[0]
+            self.seen[pid] = (first, seconds)
+
+    @property
+    def seconds(self) -> float:
+        return sum(last - first for first, last in self.seen.values())
 
 
 def main() -> int:
@@ -590,6 +598,7 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
@@ -625,31 +634,31 @@ def main() -> int:
     assert sorted(due) == sorted(selections), "every bulk event is due and no other"
 
     print("bulk settlement ...", flush=True)
-    cpu_before = cpu_seconds()
-    if args.workers > 1:
-        bulk_s = bulk_in_processes(args.workers, due)
-        run_status = "n/a (processes)"
-    else:
-        profiler = None
-        if args.profile:
-            import cProfile
+    profiler = None
+    if args.profile:
+        import cProfile
 
-            profiler = cProfile.Profile()
-            profiler.enable()
+        profiler = cProfile.Profile()
+        profiler.enable()
+    python_before = python_cpu_seconds()
+    with BackendCpu(f"host={pg['host']} port={pg['port']} user={pg['user']} dbname={args.database}") as backends:
         t = time.perf_counter()
         run = settlement_run(trigger=SettlementRun.Trigger.COMMAND, requested_by="bench")
         bulk_s = time.perf_counter() - t
-        if profiler is not None:
-            import pstats
+    python_s = python_cpu_seconds() - python_before
+    if profiler is not None:
+        import pstats
 
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-        run_status = run.status
-    cpu_after = cpu_seconds()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     settled = BetSlip.objects.filter(legs__event_id__in=list(selections)).exclude(status="pending").distinct().count()
     bulk_rate = settled / bulk_s
-    print(f"bulk: {settled} slips in {bulk_s:.2f} s = {bulk_rate:,.0f} slips/s (run {run_status})", flush=True)
-    bulk_cpu = cpu_per_slip(cpu_before, cpu_after, settled, backends=args.workers == 1)
+    print(f"bulk: {settled} slips in {bulk_s:.2f} s = {bulk_rate:,.0f} slips/s (run {run.status}, "
+          f"{settings.SETTLEMENT_THREADS} threads)", flush=True)  # fmt: skip
+    bulk_cpu = {
+        "python": round(python_s / settled * 1e6, 1),
+        "postgres": round(backends.seconds / settled * 1e6, 1),
+    }
     print(f"bulk CPU per slip (us; the load stretches these much less than the wall clock): {bulk_cpu}", flush=True)
 
     baseline_ids: list[int] = []
@@ -688,7 +697,7 @@ def main() -> int:
         "events": args.events,
         "singles": args.singles,
         "combos": args.combos,
-        "workers": args.workers,
+        "threads": settings.SETTLEMENT_THREADS,
         "bulk_seconds": round(bulk_s, 3),
         "bulk_slips_per_s": round(bulk_rate, 1),
         "bulk_cpu_us_per_slip": bulk_cpu,

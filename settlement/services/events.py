@@ -14,6 +14,7 @@ what a real run would have done at that moment, and nothing is kept.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -106,22 +107,37 @@ def _step(dry_run: bool) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a chunk runs.
+class _GcPause:
+    """Python's cyclic garbage collector off while any chunk runs, in any thread.
 
     A chunk makes tens of thousands of short-lived containers (rows, legs, ledger lines), which
     trigger collections that walk every object the process holds: measured, they were a third of
     the Python time of a settlement. Reference counting frees the chunk's objects as usual; the
-    collector is back on between chunks, so cycles are still collected.
+    collector is back on once no chunk runs, so cycles are still collected.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = True
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_gc_paused = _GcPause()
 
 
 def event_settle(

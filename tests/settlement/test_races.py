@@ -321,3 +321,45 @@ def test_a_worker_killed_in_the_middle_of_a_bulk_settlement(
     from settlement.services.runs import settlement_runs_reap
 
     assert settlement_runs_reap() == 1
+
+
+def test_a_run_settles_its_events_in_threads_each_slip_once(settings: Any) -> None:
+    """Four finished events, parlays across them, settled by one run in three threads: every slip
+    once, the run's figures whole, its correlation id on every ledger line it wrote, and a broken
+    slip reported by the run without holding up the others."""
+    from betting.services import EventSpec, event_create, event_result_record
+    from core.logging import bind_correlation_id
+    from settlement.services.runs import settlement_run
+
+    settings.SETTLEMENT_THREADS = 3
+    settings.SETTLEMENT_CHUNK_SIZE = 7
+    events = [
+        event_create(
+            spec=EventSpec(
+                sport="SOCCER", league="EPL", name="", home=f"T{n} H", away=f"T{n} A",
+                scheduled_start=timezone.now() + timedelta(hours=1), markets=[moneyline("1.90", "2.05")],
+            )
+        )  # fmt: skip
+        for n in range(4)
+    ]
+    homes = [Selection.objects.select_related("market").get(market__event=e, outcome="home") for e in events]
+    slip_ids = [
+        slip_id
+        for n, home in enumerate(homes)
+        for slip_id in slips_bulk(selections=[home, homes[(n + 1) % len(homes)]], count=30, players=6)
+    ]
+    broken = slip_ids[0]
+    BetSlip.objects.filter(pk=broken).update(accepted_at=None)  # a pending slip never accepted: cannot settle
+    for event in events:
+        event_result_record(event_id=event.pk, status="finished", home_score=1, away_score=0)
+    SettlementRun.objects.filter(status="queued").delete()  # the results' own runs; this test runs its own
+
+    correlation = bind_correlation_id("threaded-run")
+    run = settlement_run(trigger="command", requested_by="test")
+
+    assert (run.status, run.events, run.slips_settled) == ("retrying", 4, len(slip_ids) - 1)
+    assert {e["slip"] for e in run.errors if "slip" in e} == {broken}  # on both events of its parlay
+    assert BetSlip.objects.get(pk=broken).status == BetSlip.Status.PENDING
+    assert_each_settled_once(slip_ids[1:])
+    written = Transaction.objects.filter(kind="bet.settle", reference__in=[f"slip:{i}" for i in slip_ids])
+    assert set(written.values_list("correlation_id", flat=True)) == {correlation}
