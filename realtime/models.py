@@ -19,7 +19,9 @@ class OutboxEvent(models.Model):
     """
 
     seq = models.BigAutoField(primary_key=True)
-    event_id = models.CharField(max_length=40, unique=True)
+    # 128 random bits (`realtime.outbox.new_event_id`): unique without an index to keep so, and
+    # nothing looks an event up by it (clients drop duplicates with it; resume goes by `seq`).
+    event_id = models.CharField(max_length=40)
     type = models.CharField(max_length=64)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
