@@ -1,7 +1,7 @@
 """Write an outbox event in the caller's transaction.
 
 This module is deliberately a leaf: every app may import it to report a change, and it imports
-no app but its own model. Publishing happens elsewhere, after commit.
+no app but its own model (and core's JSON writer). Publishing happens elsewhere, after commit.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.jsonenc import json_text
 from realtime.models import OutboxEvent
 
 EVENT_TYPES = frozenset(
@@ -79,7 +79,7 @@ def events_emit(events: list[tuple[str, dict[str, Any], int | None, str]]) -> li
         if type_ not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type_!r}")
     ids = [new_event_id() for _ in events]
-    encoded = DjangoJSONEncoder().encode([[ids[i], *event] for i, event in enumerate(events)])
+    encoded = json_text([[ids[i], *event] for i, event in enumerate(events)])
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -117,7 +117,6 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
         raise RuntimeError("outbox events must be written inside the transaction of the change they report")
     if not events:
         return 0
-    encoder = DjangoJSONEncoder()
     ids = new_event_ids(len(events))
     types, users, topics, datas = [], [], [], []
     for type_, data, user_id, topic in events:
@@ -126,7 +125,7 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
         types.append(type_)
         users.append(user_id)
         topics.append(topic)
-        datas.append(encoder.encode(data))  # the JSON `_jsonable` would store
+        datas.append(json_text(data))  # the JSON `_jsonable` would store
     cursor = psycopg.Cursor(connection.connection)
     cursor.execute(
         """
@@ -145,5 +144,5 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     """Decimals, datetimes and UUIDs as the API renders them, so the event reads the same."""
-    result: dict[str, Any] = json.loads(DjangoJSONEncoder().encode(data))
+    result: dict[str, Any] = json.loads(json_text(data))
     return result
