@@ -90,6 +90,7 @@ def configure_environment(args: argparse.Namespace) -> dict[str, str]:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "false",  # production's setting: DEBUG keeps a log of every query
             "FAST_PASSWORD_HASHER": "1",
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "console",
