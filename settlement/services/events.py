@@ -286,9 +286,10 @@ def _pass_complete(event_id: int, *, generation: int, now: datetime) -> None:
 def _count(settled: list[Settled]) -> None:
     """Metrics, once the chunk has committed: slips settled, and result received -> settled."""
     by_status: dict[str, int] = defaultdict(int)
+    now = timezone.now()  # the chunk's commit, give or take what this loop takes
     for item in settled:
         by_status[item.status] += 1
         if item.result_at is not None and not item.resettled:
-            SETTLEMENT_LATENCY.observe(max((timezone.now() - item.result_at).total_seconds(), 0.0))
+            SETTLEMENT_LATENCY.observe(max((now - item.result_at).total_seconds(), 0.0))
     for status, count in by_status.items():
         BETS_SETTLED.labels(status).inc(count)
