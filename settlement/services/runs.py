@@ -144,7 +144,7 @@ def settlement_run_execute(
     event_ids = [run.target_event_id] if run.target_event_id else events_due(now=now or timezone.now())
     settle = partial(event_settle, now=now, dry_run=run.dry_run, on_chunk=heartbeat)
     for event_id, outcome in _events_settled(event_ids, settle):
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, Exception):
             log.error("settlement.event_failed", run=run_id, event_id=event_id, exc_info=outcome)
             errors.append({"stage": "event", "event": event_id, "error": f"{type(outcome).__name__}: {outcome}"[:500]})
             continue
