@@ -89,7 +89,11 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=64, db_index=True)
     reference = models.CharField(max_length=128, blank=True, db_index=True)
     description = models.CharField(max_length=255, blank=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # Reversed at most once: a unique index over the reversals only (most transactions reverse
+    # nothing and add no entry to it).
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
     lines_digest = models.CharField(max_length=64, help_text="SHA-256 of the lines, to tell a replay from a clash.")
     metadata = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=128, blank=True)
@@ -97,6 +101,11 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="transaction_reversed_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.idempotency_key}"

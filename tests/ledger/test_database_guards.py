@@ -258,3 +258,16 @@ def test_a_single_post_leaves_nothing_for_commit(make_user: Any, fund: Any) -> N
         entry_post(Entry(key="raw:single", kind="transfer", lines=[Line(a, -10, "NGN"), Line(b, 10, "NGN")]))
         assert _unchecked(cursor) == 0
     assert Account.objects.get(pk=b).balance == 10
+
+
+def test_a_transaction_is_reversed_once_even_by_hand(make_user: Any, fund: Any) -> None:
+    from ledger.services import transaction_reverse
+
+    deposit = fund(make_user(), 100)
+    transaction_reverse(original_id=deposit, reason="wrong user")
+    with pytest.raises(IntegrityError, match="transaction_reversed_once"):
+        _raw(
+            "INSERT INTO ledger_transaction (idempotency_key, kind, reference, description, lines_digest, metadata,"
+            " correlation_id, created_at, reverses_id) VALUES ('raw:again', 'reversal', '', '', '', '{}', '', now(), %s)",
+            [deposit],
+        )
