@@ -271,3 +271,20 @@ def test_a_transaction_is_reversed_once_even_by_hand(make_user: Any, fund: Any) 
             " correlation_id, created_at, reverses_id) VALUES ('raw:again', 'reversal', '', '', '', '{}', '', now(), %s)",
             [deposit],
         )
+
+
+def test_the_kept_post_cursor_follows_the_connection_and_the_query_log(make_user: Any, fund: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from ledger.services import Line, transaction_post
+
+    alice, bob = make_user(), make_user()
+    fund(alice, 100)
+    a, b = wallet_for(user_id=alice.pk, currency="NGN").pk, wallet_for(user_id=bob.pk, currency="NGN").pk
+    transaction_post(key="raw:kept:1", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    connection.close()  # the kept cursor belonged to the connection just closed
+    transaction_post(key="raw:kept:2", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    with CaptureQueriesContext(connection) as queries:
+        transaction_post(key="raw:kept:3", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    assert any("ledger_lines" in q["sql"] for q in queries.captured_queries)
+    assert Account.objects.get(pk=b).balance == 3
