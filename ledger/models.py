@@ -1,7 +1,10 @@
 """The double-entry journal: accounts, transactions (journal entries) and postings (lines).
 
-Invariants, each enforced in the service and again in PostgreSQL (migration 0002):
-- the postings of a transaction sum to zero per currency (deferred constraint trigger);
+Invariants, each enforced in the service and again in PostgreSQL (migrations 0003 onwards):
+- the postings of a transaction sum to zero per currency: each INSERT of postings must balance
+  per transaction, and a new transaction must have its postings, checked as its INSERT statement
+  ends when that statement wrote them too, otherwise at commit (a deferred constraint trigger;
+  migrations 0007 and 0010);
 - transactions and postings are append-only (UPDATE and DELETE are rejected by triggers);
 - a wallet never goes below zero and a receivable never above zero (CHECK constraints);
 - one transaction per idempotency key (unique index).
