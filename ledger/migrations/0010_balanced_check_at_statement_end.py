@@ -54,11 +54,20 @@ DECLARE
     pending bigint[];
     doubtful bigint[];
 BEGIN
-    -- Per new transaction, its postings as the statement ends: none (0); at least two in one
-    -- currency summing to zero (1); anything else (2: wrong, or spread over currencies), which
-    -- the full check below decides. A subquery per row, so each is one probe of the postings'
-    -- transaction_id index whatever the statement wrote; no parameters, so the plan is made once
-    -- per connection.
+    -- The common case in one question: every new transaction already has at least two postings,
+    -- in one currency, summing to zero (a one-statement post). A subquery per row, so each is
+    -- one probe of the postings' transaction_id index whatever the statement wrote; no
+    -- parameters, so the plan is made once per connection.
+    IF NOT EXISTS (
+        SELECT 1 FROM new_transactions t
+        WHERE NOT coalesce((SELECT count(*) >= 2 AND sum(p.amount) = 0 AND min(p.currency) = max(p.currency)
+                            FROM ledger_posting p WHERE p.transaction_id = t.id), false)
+    ) THEN
+        RETURN NULL;
+    END IF;
+
+    -- Otherwise, per new transaction: no postings yet (0); checked as above (1); anything else
+    -- (2: wrong, or spread over currencies), which the full check decides.
     SELECT array_agg(id) FILTER (WHERE state = 0), array_agg(id) FILTER (WHERE state = 2)
       INTO pending, doubtful
       FROM (SELECT t.id,
@@ -109,6 +118,7 @@ END $$;
 
 # 0007's definitions, which note every new transaction for the check at commit.
 REVERSE = r"""
+ALTER FUNCTION ledger_note_new_transactions() RESET ALL;
 CREATE OR REPLACE FUNCTION ledger_note_new_transactions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO ledger_unchecked_batch (transaction_ids)
