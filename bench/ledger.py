@@ -7,8 +7,9 @@ its own idempotency key, committed on its own. Then pgbench's TPC-B (`pgbench -c
 runs against the same PostgreSQL, and the ratio is printed.
 
     .venv/bin/python bench/ledger.py [--seconds 20] [--clients 32] [--wallets 10000] [--scale 32]
+                                     [--database tote_bench_ledger] [--pgbench-database tote_bench_ledger_pgbench]
 
-The script uses its own databases (`tote_bench_ledger`, `tote_bench_ledger_pgbench`), made afresh.
+The script uses its own databases (`--database`, `--pgbench-database`), made afresh.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def _recreate(name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = urlparse(_server_url())._replace(path=f"/{BENCH_DB}").geturl()
+def _setup_django(database: str) -> None:
+    os.environ["DATABASE_URL"] = urlparse(_server_url())._replace(path=f"/{database}").geturl()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DEBUG"] = "false"  # production's setting: DEBUG keeps a log of every query
@@ -97,9 +98,17 @@ def prepare(wallets: int) -> tuple[list[int], int]:
 
 
 def _client_process(
-    wallet_ids: list[int], fees: int, threads: int, seconds: float, ready: Any, go: Any, start_at: Any, out: Any
+    database: str,
+    wallet_ids: list[int],
+    fees: int,
+    threads: int,
+    seconds: float,
+    ready: Any,
+    go: Any,
+    start_at: Any,
+    out: Any,
 ) -> None:
-    _setup_django()
+    _setup_django(database)
     from django.db import connection
 
     from core.errors import InsufficientFunds
@@ -184,19 +193,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, seconds: float) -> dict[str, float]:
+def run_ledger(
+    database: str, wallet_ids: list[int], fees: int, clients: int, processes: int, seconds: float
+) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     start_at = ctx.Value("d", 0.0)
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     procs = [
-        ctx.Process(target=_client_process, args=(wallet_ids, fees, n, seconds, ready, go, start_at, out)) for n in per
+        ctx.Process(target=_client_process, args=(database, wallet_ids, fees, n, seconds, ready, go, start_at, out))
+        for n in per
     ]
     for p in procs:
         p.start()
     for _ in procs:  # every process has imported Django and is waiting
         ready.get()
-    backends = BackendCpu(BENCH_DB)
+    backends = BackendCpu(database)
     start_at.value = time.time() + 0.5
     go.set()
     results = [out.get() for _ in procs]
@@ -216,14 +228,14 @@ def run_ledger(wallet_ids: list[int], fees: int, clients: int, processes: int, s
     }
 
 
-def run_pgbench(clients: int, seconds: int, scale: int) -> dict[str, float]:
-    _recreate(PGBENCH_DB)
+def run_pgbench(database: str, clients: int, seconds: int, scale: int) -> dict[str, float]:
+    _recreate(database)
     server = urlparse(_server_url())
     base = ["-h", server.hostname or "127.0.0.1", "-p", str(server.port or 5432), "-U", server.username or "postgres"]
-    subprocess.run(["pgbench", *base, "-i", "-q", "-s", str(scale), PGBENCH_DB], check=True, capture_output=True)
-    backends, client_cpu = BackendCpu(PGBENCH_DB), _children_cpu()
+    subprocess.run(["pgbench", *base, "-i", "-q", "-s", str(scale), database], check=True, capture_output=True)
+    backends, client_cpu = BackendCpu(database), _children_cpu()
     result = subprocess.run(
-        ["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), PGBENCH_DB],
+        ["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), database],
         check=True,
         capture_output=True,
         text=True,
@@ -249,10 +261,12 @@ def main() -> int:
     )
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--scale", type=int, default=32, help="pgbench scale factor (pgbench: at least --clients)")
+    parser.add_argument("--database", default=BENCH_DB, help="the ledger's database, made afresh")
+    parser.add_argument("--pgbench-database", default=PGBENCH_DB, help="pgbench's database, made afresh")
     args = parser.parse_args()
 
-    _recreate(BENCH_DB)
-    _setup_django()
+    _recreate(args.database)
+    _setup_django(args.database)
     print(f"preparing {args.wallets} funded wallets ...", flush=True)
     wallet_ids, fees = prepare(args.wallets)
     from django.db import connection
@@ -260,13 +274,13 @@ def main() -> int:
     connection.close()
 
     print(f"ledger: {args.clients} clients for {args.seconds} s ...", flush=True)
-    ours = run_ledger(wallet_ids, fees, args.clients, args.processes, args.seconds)
+    ours = run_ledger(args.database, wallet_ids, fees, args.clients, args.processes, args.seconds)
 
     from ledger.reconcile import reconcile
 
     report = reconcile()
     print(f"pgbench TPC-B: -c {args.clients} -j 2 -T {args.seconds} at scale {args.scale} ...", flush=True)
-    baseline = run_pgbench(args.clients, args.seconds, args.scale)
+    baseline = run_pgbench(args.pgbench_database, args.clients, args.seconds, args.scale)
 
     print()
     print(

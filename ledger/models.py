@@ -1,7 +1,10 @@
 """The double-entry journal: accounts, transactions (journal entries) and postings (lines).
 
-Invariants, each enforced in the service and again in PostgreSQL (migration 0002):
-- the postings of a transaction sum to zero per currency (deferred constraint trigger);
+Invariants, each enforced in the service and again in PostgreSQL (migrations 0003 onwards):
+- the postings of a transaction sum to zero per currency: each INSERT of postings must balance
+  per transaction, and a new transaction must have its postings, checked as its INSERT statement
+  ends when that statement wrote them too, otherwise at commit (a deferred constraint trigger;
+  migrations 0007 and 0010);
 - transactions and postings are append-only (UPDATE and DELETE are rejected by triggers);
 - a wallet never goes below zero and a receivable never above zero (CHECK constraints);
 - one transaction per idempotency key (unique index).
@@ -89,7 +92,11 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=64, db_index=True)
     reference = models.CharField(max_length=128, blank=True, db_index=True)
     description = models.CharField(max_length=255, blank=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # Reversed at most once: a unique index over the reversals only (most transactions reverse
+    # nothing and add no entry to it).
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
     lines_digest = models.CharField(max_length=64, help_text="SHA-256 of the lines, to tell a replay from a clash.")
     metadata = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=128, blank=True)
@@ -97,6 +104,11 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="transaction_reversed_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.idempotency_key}"

@@ -14,6 +14,7 @@ accounts are never locked (their balance is the sum of their postings).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import Counter, defaultdict
@@ -64,6 +65,7 @@ class PostResult:
     created: dict[str, int] = field(default_factory=dict)
     replayed: dict[str, int] = field(default_factory=dict)
     created_at: datetime | None = None
+    correlation_id: str = ""
 
     def id_for(self, key: str) -> int:
         return self.created.get(key) or self.replayed[key]
@@ -158,27 +160,49 @@ def transaction_post(
     entry = Entry(
         key=key, kind=kind, lines=lines, reference=reference, description=description, metadata=metadata or {}
     )
+    _validate(entry)
+    digest = lines_digest(lines)
     if connection.in_atomic_block:
         # Only a test's transaction gets here: `durable` refuses every other caller's.
         with transaction.atomic(durable=True):
-            result = entries_post([entry])
+            result = _post_one(entry, digest)
     else:
         # One entry is one statement, atomic on its own: in autocommit it needs no BEGIN and
         # COMMIT around it (two of the three round trips a transfer took).
-        result = _post([entry])
+        result = _post_one(entry, digest)
     if key in result.replayed:
         return Transaction.objects.get(pk=result.replayed[key])
-    return Transaction(
-        pk=result.created[key],
-        idempotency_key=key,
-        kind=kind,
-        reference=reference,
-        description=description,
-        lines_digest=lines_digest(lines),
-        metadata=entry.metadata,
-        correlation_id=current_correlation_id() or "",
-        created_at=result.created_at or timezone.now(),
+    # The row as written, without reading it back (from_db: a saved row, not one to insert).
+    return Transaction.from_db(
+        connection.alias,
+        _TRANSACTION_FIELDS,
+        (
+            result.created[key],
+            key,
+            kind,
+            reference,
+            description,
+            None,
+            digest,
+            entry.metadata,
+            result.correlation_id,
+            result.created_at,
+        ),
     )
+
+
+_TRANSACTION_FIELDS = [
+    "id",
+    "idempotency_key",
+    "kind",
+    "reference",
+    "description",
+    "reverses_id",
+    "lines_digest",
+    "metadata",
+    "correlation_id",
+    "created_at",
+]
 
 
 def entry_post(entry: Entry) -> int:
@@ -202,6 +226,9 @@ def entries_post(entries: Sequence[Entry]) -> PostResult:
 def _post(entries: Sequence[Entry]) -> PostResult:
     if not entries:
         return PostResult()
+    if len(entries) == 1:
+        _validate(entries[0])
+        return _post_one(entries[0], lines_digest(entries[0].lines))
     started = time.perf_counter()
     rows: list[journal.Row] = []
     seen: set[str] = set()
@@ -210,52 +237,80 @@ def _post(entries: Sequence[Entry]) -> PostResult:
         if entry.key in seen:
             raise ValidationFailed(f"Idempotency key {entry.key!r} appears twice in one batch.")
         seen.add(entry.key)
-        rows.append(
-            journal.Row(
-                key=entry.key,
-                kind=entry.kind,
-                reference=entry.reference,
-                description=entry.description,
-                digest=lines_digest(entry.lines),
-                metadata=entry.metadata,
-                reverses_id=entry.reverses_id,
-                lines=[(ln.account_id, ln.amount, ln.currency) for ln in entry.lines],
-            )
-        )
+        rows.append(_row(entry, lines_digest(entry.lines)))
 
     now = timezone.now()
-    result = PostResult(created_at=now)
     cid = current_correlation_id() or ""
+    result = PostResult(created_at=now, correlation_id=cid)
     with connection.cursor() as cursor:
-        if len(rows) == 1:
-            tx_id = journal.post_one(cursor, rows[0], correlation_id=cid, now=now)
-            if tx_id is not None:
-                result.created[rows[0].key] = tx_id
-        else:
-            result.created = journal.insert_many(cursor, rows, correlation_id=cid, now=now)
-            fresh = [r for r in rows if r.key in result.created]
-            if fresh:
-                journal.move_user_balances(cursor, fresh)
-                journal.copy_postings(cursor, fresh, result.created)
-
-        missing = [r for r in rows if r.key not in result.created]
-        if missing:
-            existing = journal.existing_digests(cursor, [r.key for r in missing])
-            for row in missing:
-                tx_id, digest = existing[row.key]
-                if digest != row.digest:
-                    raise Conflict(
-                        f"Ledger key {row.key!r} was already used for a transaction with other lines.",
-                        code="idempotency_key_mismatch",
-                        details={"key": row.key, "transaction": tx_id},
-                    )
-                result.replayed[row.key] = tx_id
+        result.created = journal.insert_many(cursor, rows, correlation_id=cid, now=now)
+        fresh = [r for r in rows if r.key in result.created]
+        if fresh:
+            journal.move_user_balances(cursor, fresh)
+            journal.copy_postings(cursor, fresh, result.created)
+        _replays(cursor, [r for r in rows if r.key not in result.created], result)
 
     # One increment per kind: a labelled counter takes a lock on every call.
     for kind, count in Counter(row.kind for row in rows if row.key in result.created).items():
-        LEDGER_TRANSACTIONS.labels(kind).inc(count)
-    LEDGER_POST_SECONDS.labels("bulk" if len(rows) > 1 else "single").observe(time.perf_counter() - started)
+        _posted(kind).inc(count)
+    _BULK_SECONDS.observe(time.perf_counter() - started)
     return result
+
+
+def _post_one(entry: Entry, digest: str) -> PostResult:
+    """Write one validated entry: one statement (see `journal.post_one`)."""
+    started = time.perf_counter()
+    row = _row(entry, digest)
+    now = timezone.now()
+    result = PostResult(created_at=now, correlation_id=current_correlation_id() or "")
+    tx_id = journal.post_one(journal.post_cursor(), row, correlation_id=result.correlation_id, now=now)
+    if tx_id is None:
+        with connection.cursor() as cursor:
+            _replays(cursor, [row], result)
+    else:
+        result.created[row.key] = tx_id
+        _posted(row.kind).inc()
+    _SINGLE_SECONDS.observe(time.perf_counter() - started)
+    return result
+
+
+def _row(entry: Entry, digest: str) -> journal.Row:
+    return journal.Row(
+        key=entry.key,
+        kind=entry.kind,
+        reference=entry.reference,
+        description=entry.description,
+        digest=digest,
+        metadata=entry.metadata,
+        reverses_id=entry.reverses_id,
+        lines=[(ln.account_id, ln.amount, ln.currency) for ln in entry.lines],
+    )
+
+
+def _replays(cursor: Any, rows: Sequence[journal.Row], result: PostResult) -> None:
+    """Rows whose key was taken: the same lines are a replay, other lines a conflict."""
+    if not rows:
+        return
+    existing = journal.existing_digests(cursor, [r.key for r in rows])
+    for row in rows:
+        tx_id, digest = existing[row.key]
+        if digest != row.digest:
+            raise Conflict(
+                f"Ledger key {row.key!r} was already used for a transaction with other lines.",
+                code="idempotency_key_mismatch",
+                details={"key": row.key, "transaction": tx_id},
+            )
+        result.replayed[row.key] = tx_id
+
+
+# The metrics' labelled children, looked up once (`labels()` takes a lock and builds a key).
+_SINGLE_SECONDS = LEDGER_POST_SECONDS.labels("single")
+_BULK_SECONDS = LEDGER_POST_SECONDS.labels("bulk")
+
+
+@functools.cache
+def _posted(kind: str) -> Any:
+    return LEDGER_TRANSACTIONS.labels(kind)
 
 
 # --- Receivables and reversals ----------------------------------------------------------------

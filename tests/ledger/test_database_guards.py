@@ -132,3 +132,159 @@ def test_a_bulk_post_leaves_no_pending_check_behind(make_user: Any, fund: Any) -
         cursor.execute("SELECT count(*) FROM ledger_unchecked_batch")
         assert cursor.fetchone()[0] == 0
     assert Account.objects.get(pk=b).balance == 50
+
+
+# --- Where the balance check runs -------------------------------------------------------------
+# A transaction written in the same statement as its postings is checked as that statement ends;
+# one whose postings come in later statements is noted in ledger_unchecked_batch and checked at
+# commit. Which one applies is decided by what the database holds, never by the caller.
+
+_TX_WITH_POSTINGS = """
+WITH tx AS (
+    INSERT INTO ledger_transaction (idempotency_key, kind, reference, description, lines_digest, metadata,
+                                    correlation_id, created_at)
+    VALUES (%s, 'raw', '', '', '', '{}', '', now()) RETURNING id
+)
+INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)
+SELECT tx.id, l.account_id, l.amount, l.currency FROM tx,
+    unnest(%s::bigint[], %s::bigint[], %s::text[]) AS l(account_id, amount, currency)
+"""
+
+
+def _with_postings(cursor: Any, key: str, lines: list[tuple[int, int, str]]) -> None:
+    cursor.execute(
+        _TX_WITH_POSTINGS, [key, [a for a, _, _ in lines], [n for _, n, _ in lines], [c for _, _, c in lines]]
+    )
+
+
+def _unchecked(cursor: Any) -> int:
+    cursor.execute("SELECT count(*) FROM ledger_unchecked_batch")
+    return int(cursor.fetchone()[0])
+
+
+def _without_posting_checks(cursor: Any) -> None:
+    """Switch the posting statement check off for this transaction only (ALTER TABLE is rolled
+    back with it), to show the transaction check refuses on its own."""
+    cursor.execute("ALTER TABLE ledger_posting DISABLE TRIGGER ledger_posting_checks")
+
+
+def test_a_transaction_written_with_its_postings_is_checked_at_once(make_user: Any) -> None:
+    a = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    b = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    with transaction.atomic(), connection.cursor() as cursor:
+        _with_postings(cursor, "raw:together", [(a, -5, "NGN"), (b, 5, "NGN")])
+        assert _unchecked(cursor) == 0  # nothing left for commit
+        _new_transaction(cursor, "raw:apart")
+        assert _unchecked(cursor) == 1  # its postings come later: checked at commit
+        cursor.execute(
+            "INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)"
+            " SELECT id, %s, -7, 'NGN' FROM ledger_transaction WHERE idempotency_key = 'raw:apart'"
+            " UNION ALL SELECT id, %s, 7, 'NGN' FROM ledger_transaction WHERE idempotency_key = 'raw:apart'",
+            [a, b],
+        )
+    assert Transaction.objects.filter(idempotency_key__in=["raw:together", "raw:apart"]).count() == 2
+    with connection.cursor() as cursor:
+        assert _unchecked(cursor) == 0
+
+
+def test_a_transaction_balanced_in_two_currencies_passes_the_statement_check(make_user: Any) -> None:
+    user = make_user().pk
+    ngn, usd = wallet_for(user_id=user, currency="NGN").pk, wallet_for(user_id=user, currency="USD").pk
+    other = make_user().pk
+    ngn2, usd2 = wallet_for(user_id=other, currency="NGN").pk, wallet_for(user_id=other, currency="USD").pk
+    with transaction.atomic(), connection.cursor() as cursor:
+        _with_postings(
+            cursor, "raw:two-currencies", [(ngn, -5, "NGN"), (ngn2, 5, "NGN"), (usd, 3, "USD"), (usd2, -3, "USD")]
+        )
+    assert Posting.objects.filter(transaction__idempotency_key="raw:two-currencies").count() == 4
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        ([("a", 5, "NGN")], "has 1 posting"),
+        ([("a", 5, "NGN"), ("b", -4, "NGN")], "unbalanced ledger transaction .*NGN 1"),
+        ([("a", 5, "NGN"), ("b", -5, "USD")], "unbalanced ledger transaction .*NGN 5"),
+    ],
+)
+def test_the_statement_check_refuses_on_its_own(make_user: Any, lines: list[tuple[str, int, str]], error: str) -> None:
+    user = make_user().pk
+    ids = {"a": wallet_for(user_id=user, currency="NGN").pk, "b": wallet_for(user_id=make_user().pk, currency="NGN").pk}
+    if any(c == "USD" for _, _, c in lines):
+        ids["b"] = wallet_for(user_id=user, currency="USD").pk
+    with pytest.raises(IntegrityError, match=error), transaction.atomic(), connection.cursor() as cursor:
+        _without_posting_checks(cursor)
+        _with_postings(cursor, "raw:statement-check", [(ids[n], amount, c) for n, amount, c in lines])
+    assert not Transaction.objects.filter(idempotency_key="raw:statement-check").exists()
+
+
+def test_the_commit_check_refuses_on_its_own(make_user: Any) -> None:
+    a = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    b = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    with pytest.raises(IntegrityError, match="unbalanced ledger transaction .*NGN 1"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            _without_posting_checks(cursor)
+            tx_id = _new_transaction(cursor, "raw:commit-check")
+            cursor.execute(
+                "INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)"
+                " VALUES (%s, %s, 5, 'NGN'), (%s, %s, -4, 'NGN')",
+                [tx_id, a, tx_id, b],
+            )
+    assert not Transaction.objects.filter(idempotency_key="raw:commit-check").exists()
+
+
+def test_postings_added_later_to_a_checked_transaction_must_balance(make_user: Any) -> None:
+    """Checked at its statement's end, a transaction stays balanced: every later INSERT of
+    postings must balance per transaction on its own."""
+    a = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    b = wallet_for(user_id=make_user().pk, currency="NGN").pk
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic(), connection.cursor() as cursor:
+        _with_postings(cursor, "raw:topped-up", [(a, -5, "NGN"), (b, 5, "NGN")])
+        cursor.execute(
+            "INSERT INTO ledger_posting (transaction_id, account_id, amount, currency)"
+            " SELECT id, %s, 9, 'NGN' FROM ledger_transaction WHERE idempotency_key = 'raw:topped-up'",
+            [a],
+        )
+    assert not Transaction.objects.filter(idempotency_key="raw:topped-up").exists()
+
+
+def test_a_single_post_leaves_nothing_for_commit(make_user: Any, fund: Any) -> None:
+    from ledger.services import Entry, Line, entry_post
+
+    alice, bob = make_user(), make_user()
+    fund(alice, 100)
+    a, b = wallet_for(user_id=alice.pk, currency="NGN").pk, wallet_for(user_id=bob.pk, currency="NGN").pk
+    with transaction.atomic(), connection.cursor() as cursor:
+        entry_post(Entry(key="raw:single", kind="transfer", lines=[Line(a, -10, "NGN"), Line(b, 10, "NGN")]))
+        assert _unchecked(cursor) == 0
+    assert Account.objects.get(pk=b).balance == 10
+
+
+def test_a_transaction_is_reversed_once_even_by_hand(make_user: Any, fund: Any) -> None:
+    from ledger.services import transaction_reverse
+
+    deposit = fund(make_user(), 100)
+    transaction_reverse(original_id=deposit, reason="wrong user")
+    with pytest.raises(IntegrityError, match="transaction_reversed_once"):
+        _raw(
+            "INSERT INTO ledger_transaction (idempotency_key, kind, reference, description, lines_digest, metadata,"
+            " correlation_id, created_at, reverses_id) VALUES ('raw:again', 'reversal', '', '', '', '{}', '', now(), %s)",
+            [deposit],
+        )
+
+
+def test_the_kept_post_cursor_follows_the_connection_and_the_query_log(make_user: Any, fund: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from ledger.services import Line, transaction_post
+
+    alice, bob = make_user(), make_user()
+    fund(alice, 100)
+    a, b = wallet_for(user_id=alice.pk, currency="NGN").pk, wallet_for(user_id=bob.pk, currency="NGN").pk
+    transaction_post(key="raw:kept:1", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    connection.close()  # the kept cursor belonged to the connection just closed
+    transaction_post(key="raw:kept:2", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    with CaptureQueriesContext(connection) as queries:
+        transaction_post(key="raw:kept:3", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
+    assert any("ledger_lines" in q["sql"] for q in queries.captured_queries)
+    assert Account.objects.get(pk=b).balance == 3

@@ -12,6 +12,7 @@ from ledger.reconcile import reconcile
 from ledger.selectors import account_balance, wallets_for_user
 from ledger.services import (
     Line,
+    receivable_for,
     system_account,
     transaction_post,
     transaction_reverse,
@@ -166,3 +167,35 @@ def test_system_accounts_are_never_locked_rows(make_user: Any, fund: Any) -> Non
     clearing.refresh_from_db()
     assert clearing.balance == 0  # the stored column is never moved for system accounts
     assert account_balance(clearing) == -1_000
+
+
+def test_a_refused_post_names_the_account_at_fault(make_user: Any, fund: Any) -> None:
+    """Each reason the one-statement post refuses, and the account it names, with nothing kept."""
+    first, second = make_user(), make_user()
+    low, high = sorted(
+        [wallet_for(user_id=first.pk, currency="NGN").pk, wallet_for(user_id=second.pk, currency="NGN").pk]
+    )
+    owner = {low: first, high: second}
+    fund(owner[high], 100)
+    fund(owner[low], 1_000)
+    house = system_account(kind=Account.Kind.HOUSE, currency="NGN").pk
+    receivable = receivable_for(user_id=first.pk, currency="NGN").pk
+    before = Transaction.objects.count()
+
+    # The lower account moves first and could; the higher one is short: it is the one named.
+    with pytest.raises(InsufficientFunds) as short:
+        transaction_post(key="r:short", kind="transfer", lines=[Line(low, 150, "NGN"), Line(high, -150, "NGN")])
+    assert short.value.details == {"account": high, "currency": "NGN", "required": 150}
+
+    with pytest.raises(ValidationFailed) as unknown:
+        transaction_post(key="r:unknown", kind="transfer", lines=[Line(low, -5, "NGN"), Line(987654321, 5, "NGN")])
+    assert unknown.value.code == "unknown_account"
+
+    with pytest.raises(ValidationFailed) as overpaid:
+        transaction_post(key="r:overpaid", kind="transfer", lines=[Line(house, -5, "NGN"), Line(receivable, 5, "NGN")])
+    assert overpaid.value.code == "receivable_overpaid"
+
+    assert Transaction.objects.count() == before
+    assert _balances(owner[low]) == (1_000, 0)
+    assert _balances(owner[high]) == (100, 0)
+    assert reconcile().clean
