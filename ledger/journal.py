@@ -19,6 +19,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from core.errors import InsufficientFunds, ValidationFailed
+from core.jsonenc import json_text
 from core.sql import bigint_array, code_array
 
 # The SQLSTATE `ledger_refuse` raises (migration 0006); its DETAIL says which account and why.
@@ -119,7 +120,7 @@ def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> in
                 "reference": row.reference,
                 "description": row.description,
                 "digest": row.digest,
-                "metadata": json.dumps(row.metadata) if row.metadata else "{}",
+                "metadata": json_text(row.metadata) if row.metadata else "{}",
                 "correlation_id": correlation_id,
                 "now": now,
                 "reverses_id": row.reverses_id,
@@ -193,7 +194,7 @@ def insert_many(cursor: Any, rows: Sequence[Row], *, correlation_id: str, now: d
             [r.reference for r in rows],
             [r.description for r in rows],
             [r.digest for r in rows],
-            [json.dumps(r.metadata) for r in rows],
+            [json_text(r.metadata) for r in rows],
             [r.reverses_id for r in rows],
         ],
         prepare=False,
