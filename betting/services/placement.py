@@ -429,13 +429,18 @@ def _stored(instance: M) -> M:
     return instance
 
 
+# The choices, once: an enum's `.values` builds its list afresh on every call.
+_SLIP_TYPES = frozenset(BetSlip.Type.values)
+_ODDS_POLICIES = frozenset(BetSlip.AcceptOdds.values)
+
+
 def _request_check(
     *, slip_type: str, stake: int, currency: str, legs: Sequence[LegRequest], accept_odds: str, system: str | None
 ) -> int | None:
     """Validate the shape of the request (400); returns k of a system k/n."""
-    if slip_type not in BetSlip.Type.values:
+    if slip_type not in _SLIP_TYPES:
         raise ValidationFailed(f"Unknown slip type {slip_type!r}.", code="invalid_slip_type")
-    if accept_odds not in BetSlip.AcceptOdds.values:
+    if accept_odds not in _ODDS_POLICIES:
         raise ValidationFailed(f"Unknown odds policy {accept_odds!r}.", code="invalid_accept_odds")
     get_currency(currency)
     validate_amount(stake, field="stake")
