@@ -33,6 +33,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.authentication import DeferredUser
 from core.errors import Conflict, ValidationFailed
 from core.models import IdempotencyRecord
 
@@ -151,11 +152,17 @@ class Recording:
     path: str
     request_hash: str
     checked: bool = False
+    # The request's user when authentication left it to be read (core.authentication.DeferredUser):
+    # the service reads `account_column()` in the same first statement and verifies it before
+    # anything else.
+    deferred_user: DeferredUser | None = None
 
     @classmethod
     def of(cls, request: Request, key: str) -> Recording:
-        scope = f"user:{request.user.pk}" if request.user.is_authenticated else "anonymous"
-        return cls(scope, key, request.method or "", request.path[:512], _request_hash(request))
+        user = request.user
+        scope = f"user:{user.pk}" if user.is_authenticated else "anonymous"
+        deferred = user if isinstance(user, DeferredUser) and not user.verified else None
+        return cls(scope, key, request.method or "", request.path[:512], _request_hash(request), False, deferred)
 
     @property
     def lock(self) -> int:

@@ -19,6 +19,7 @@ from betting.odds import OddsFormatError, parse_decimal
 from betting.selectors import event_get, events_list, slip_get, slips_for_user
 from betting.services import LegRequest, Placement, bet_place
 from core.auth import request_user_id
+from core.authentication import DeferredUser
 from core.idempotency import Recording, Replay, idempotency_key_from, replay_response, stored_answer
 from ledger.currencies import CURRENCY_CHOICES
 
@@ -91,6 +92,8 @@ class BetsView(ListAPIView[BetSlip]):
     """The player's own slips, newest first (`?status=pending,won`), and placing one."""
 
     serializer_class = SlipOut
+    # Placing reads the player in its own first statement (core.authentication.DeferredUser).
+    user_read_deferred = frozenset({"POST"})
 
     class Input(serializers.Serializer[Any]):
         type = serializers.ChoiceField(choices=BetSlip.Type.choices)
@@ -123,14 +126,20 @@ class BetsView(ListAPIView[BetSlip]):
         # Idempotent as `core.idempotency.idempotent` makes a view, but inside the placement's own
         # transaction (see Recording): the lock, the stored answer and storing this one cost no
         # round trip of their own.
-        recording = Recording.of(request, idempotency_key_from(request))
+        try:
+            recording = Recording.of(request, idempotency_key_from(request))
+        except Exception:
+            _user_verified(request)
+            raise
         try:
             return self._place(request, recording)
         except Replay as replay:
             return replay_response(replay.stored, recording)
         except Exception:
-            # Refused before placement read the stored answer (the body): answer as the decorator
-            # does, with the stored answer or its 409 when there is one.
+            # Refused before placement read the user and the stored answer (the body): a refused
+            # user first, then the stored answer or its 409 when there is one, as when both
+            # were read before the view.
+            _user_verified(request)
             if not recording.checked and (stored := stored_answer(recording)) is not None:
                 return stored
             raise
@@ -162,6 +171,12 @@ class BetsView(ListAPIView[BetSlip]):
         )
         status, body = placement.answer if placement.answer is not None else answer(placement)
         return Response(body, status=status)
+
+
+def _user_verified(request: Request) -> None:
+    """Read and check a user authentication left to the view, unless placement did (401 if refused)."""
+    if isinstance(request.user, DeferredUser):
+        request.user.verify_now()
 
 
 _SLIP_TYPES = frozenset(BetSlip.Type.values)

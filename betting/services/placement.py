@@ -49,6 +49,7 @@ from betting.services.rules import (
     self_exclusion_check,
     stake_limits_check,
 )
+from core.authentication import account_column
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from core.idempotency import LOCK_WAIT_S, READ_COLUMN, STORE_COLUMNS, Recording, Replay, in_progress, store_answer
 from core.metrics import BETS_PLACED, BETS_REFUSED
@@ -516,7 +517,8 @@ class _Context:
 # transaction: a slip this key already placed, the player's own limits, the two ledger accounts
 # the stake moves between, and the selections with their markets and events (one row each; a
 # single row of nulls when none exists). For an HTTP request (`lock` not null) it also takes the
-# key's idempotency lock until the commit and reads the answer stored for the key.
+# key's idempotency lock until the commit and reads the answer stored for the key, and reads what
+# authentication left to read of the user (core.authentication.DeferredUser).
 #
 # It also sets `plan_cache_mode` for the rest of this transaction only (set_config(..., true)):
 # the statements that follow (the slip, the ledger's post, the liability and events) are the same
@@ -529,7 +531,8 @@ _CONTEXT = f"""
 WITH first AS MATERIALIZED (
     SELECT CASE WHEN %(lock)s::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(%(lock)s::bigint) END,
            {READ_COLUMN},
-           set_config('plan_cache_mode', 'force_generic_plan', true)
+           set_config('plan_cache_mode', 'force_generic_plan', true),
+           {account_column()}
 )
 SELECT ctx.*, {SELECTION_COLUMNS}
 FROM (
@@ -551,7 +554,7 @@ LEFT JOIN (
     JOIN betting_event e ON e.id = m.event_id
 ) ON s.id = ANY(%(selections)s::bigint[])
 """  # noqa: S608 - constant column lists; every value is a parameter
-_CONTEXT_WIDTH = 8
+_CONTEXT_WIDTH = 9
 
 
 def _placement_context(
@@ -575,7 +578,9 @@ def _placement_context(
         while True:
             cursor.execute(_CONTEXT, params)
             rows = cursor.fetchall()
-            existing, excluded_until, own_limits, wallet, escrow, locked, stored, _ = rows[0][:_CONTEXT_WIDTH]
+            existing, excluded_until, own_limits, wallet, escrow, locked, stored, _, account = rows[0][:_CONTEXT_WIDTH]
+            if recording is not None and recording.deferred_user is not None:
+                recording.deferred_user.verify(account)  # 401 before anything else, as authentication would
             if locked:
                 break
             if time.monotonic() > deadline:

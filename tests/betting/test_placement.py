@@ -569,6 +569,41 @@ def test_anonymous_players_cannot_bet(api: APIClient, event: Any) -> None:
     assert place(api, single(selection_of(event, "moneyline", "home"))).status_code == 401
 
 
+def test_a_players_token_places_and_a_refused_users_token_is_401_before_any_other_error(
+    player: Any, event: Any
+) -> None:
+    """Placing reads the player in its own first statement (not in authentication): a token's
+    user that is gone or inactive still meets 401 first, whatever else is wrong with the request."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from users.models import User
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(player)}")
+    body = single(selection_of(event, "moneyline", "home"))
+    placed = place(api, body, key="token-1")
+    assert placed.status_code == 201 and placed.json()["stake"]["amount"] == 10_000
+    assert place(api, body, key="token-1")["Idempotent-Replayed"] == "true"
+
+    User.objects.filter(pk=player.pk).update(is_active=False)
+    for refused in (
+        place(api, body, key="token-1"),  # a replay
+        place(api, body),
+        place(api, {**body, "stake": "ten"}),
+        api.post("/api/bets", body, format="json"),  # no Idempotency-Key
+    ):
+        assert refused.status_code == 401, refused.json()
+        assert refused.json()["error"]["code"] == "authentication_failed"
+        assert "User is inactive" in refused.json()["error"]["message"]
+
+    token = AccessToken.for_user(player)
+    token["user_id"] = player.pk + 1_000_000
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    gone = place(api, body)
+    assert gone.status_code == 401 and "User not found" in gone.json()["error"]["message"]
+    assert BetSlip.objects.filter(user=player).count() == 1
+
+
 # --- idempotency ----------------------------------------------------------------------------
 
 
