@@ -75,30 +75,16 @@ def events_emit(events: list[tuple[str, dict[str, Any], int | None, str]]) -> li
     if not events:
         return []
     now = timezone.now()
-    for type_, _data, _user_id, _topic in events:
-        if type_ not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type_!r}")
-    ids = [new_event_id() for _ in events]
-    encoded = json_text([[ids[i], *event] for i, event in enumerate(events)])
+    encoded = events_encode(events)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO realtime_outboxevent (event_id, type, user_id, topic, data, created_at)
-            SELECT r->>0, r->>1, (r->>3)::bigint, r->>4, r->2, %s
-            FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(r, n)
-            ORDER BY n
-            RETURNING seq
-            """,
-            [now, encoded],
-        )
+        cursor.execute(EVENTS_INSERT + " RETURNING seq", {"events": encoded, "now": now})
         seqs = [row[0] for row in cursor.fetchall()]
-    if _after_commit_hooks:
-        transaction.on_commit(_notify)
+    events_written()
     stored = json.loads(encoded)  # the data as it was stored: Decimals and datetimes as the API renders them
     return [
         OutboxEvent(
             seq=seq,
-            event_id=ids[i],
+            event_id=stored[i][0],
             type=events[i][0],
             user_id=events[i][2],
             topic=events[i][3],
@@ -107,6 +93,32 @@ def events_emit(events: list[tuple[str, dict[str, Any], int | None, str]]) -> li
         )
         for i, seq in enumerate(seqs)
     ]
+
+
+# The rows of `events_encode` (parameter `events`), stamped `now`, in their order. A writer that
+# has a statement of its own to run in the same transaction may put this in it (as a CTE) instead
+# of calling `events_emit`, and then calls `events_written()`.
+EVENTS_INSERT = """
+INSERT INTO realtime_outboxevent (event_id, type, user_id, topic, data, created_at)
+SELECT r->>0, r->>1, (r->>3)::bigint, r->>4, r->2, %(now)s
+FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS x(r, n)
+ORDER BY n
+"""
+
+
+def events_encode(events: Sequence[tuple[str, dict[str, Any], int | None, str]]) -> str:
+    """The `events` parameter of EVENTS_INSERT: each event checked and given its id, as one JSON
+    text (data encoded as the API renders it)."""
+    for type_, _data, _user_id, _topic in events:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}")
+    return json_text([[new_event_id(), *event] for event in events])
+
+
+def events_written() -> None:
+    """After EVENTS_INSERT ran in the current transaction: publish once it commits."""
+    if _after_commit_hooks:
+        transaction.on_commit(_notify)
 
 
 def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str]]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
@@ -16,9 +17,10 @@ from betting.api.render import EventOut, OddsInput, SlipOut, odds_format_from
 from betting.models import BetSlip, Event
 from betting.odds import OddsFormatError, parse_decimal
 from betting.selectors import event_get, events_list, slip_get, slips_for_user
-from betting.services import LegRequest, bet_place
+from betting.services import LegRequest, Placement, bet_place
 from core.auth import request_user_id
-from core.idempotency import idempotency_key_from, idempotent
+from core.authentication import DeferredUser
+from core.idempotency import Recording, Replay, idempotency_key_from, replay_response, stored_answer
 from ledger.currencies import CURRENCY_CHOICES
 
 ODDS_FORMAT = OpenApiParameter("odds_format", str, enum=["decimal", "american", "fractional"], required=False)
@@ -90,6 +92,8 @@ class BetsView(ListAPIView[BetSlip]):
     """The player's own slips, newest first (`?status=pending,won`), and placing one."""
 
     serializer_class = SlipOut
+    # Placing reads the player in its own first statement (core.authentication.DeferredUser).
+    user_read_deferred = frozenset({"POST"})
 
     class Input(serializers.Serializer[Any]):
         type = serializers.ChoiceField(choices=BetSlip.Type.choices)
@@ -118,26 +122,61 @@ class BetsView(ListAPIView[BetSlip]):
         request=Input,
         responses={201: SlipOut, 202: SlipOut},
     )
-    @idempotent
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
+        # Idempotent as `core.idempotency.idempotent` makes a view, but inside the placement's own
+        # transaction (see Recording): the lock, the stored answer and storing this one cost no
+        # round trip of their own.
+        try:
+            recording = Recording.of(request, idempotency_key_from(request))
+        except Exception:
+            _user_verified(request)
+            raise
+        try:
+            return self._place(request, recording)
+        except Replay as replay:
+            return replay_response(replay.stored, recording)
+        except Exception:
+            # Refused before placement read the user and the stored answer (the body): a refused
+            # user first, then the stored answer or its 409 when there is one, as when both
+            # were read before the view.
+            _user_verified(request)
+            if not recording.checked and (stored := stored_answer(recording)) is not None:
+                return stored
+            raise
+
+    def _place(self, request: Request, recording: Recording) -> Response:
         values = placing_input_plain(request.data)
         if values is None:
             data = self.Input(data=request.data)
             data.is_valid(raise_exception=True)
             values = data.validated_data
+        odds_format = odds_format_from(request)
+
+        def answer(placement: Placement) -> tuple[int, Any]:
+            slip = placement.slip
+            body = SlipOut(slip, context={"odds_format": odds_format, "legs": placement.legs}).data
+            return 202 if slip.status == BetSlip.Status.AWAITING else 201, body
+
         placement = bet_place(
             user_id=request_user_id(request),
             slip_type=values["type"],
             stake=values["stake"],
             currency=values["currency"],
             legs=[LegRequest(selection_id=leg["selection"], odds=leg.get("odds")) for leg in values["legs"]],
-            idempotency_key=idempotency_key_from(request),
+            idempotency_key=recording.key,
             accept_odds=values["accept_odds"],
             system=values.get("system") or None,
+            recording=recording,
+            answer=answer,
         )
-        slip = placement.slip
-        body = SlipOut(slip, context={"odds_format": odds_format_from(request), "legs": placement.legs}).data
-        return Response(body, status=202 if slip.status == BetSlip.Status.AWAITING else 201)
+        status, body = placement.answer if placement.answer is not None else answer(placement)
+        return Response(body, status=status)
+
+
+def _user_verified(request: Request) -> None:
+    """Read and check a user authentication left to the view, unless placement did (401 if refused)."""
+    if isinstance(request.user, DeferredUser):
+        request.user.verify_now()
 
 
 _SLIP_TYPES = frozenset(BetSlip.Type.values)

@@ -106,8 +106,10 @@ class BetSlip(Transitions, models.Model):
 
 
 class BetLeg(models.Model):
-    slip = models.ForeignKey(BetSlip, on_delete=models.CASCADE, related_name="legs")
-    selection = models.ForeignKey(Selection, on_delete=models.PROTECT, related_name="legs")
+    # No index of their own on slip and selection: leg_one_per_event (slip, event) and
+    # leg_selection_slip (selection, slip) lead with them, and every leg placed writes each index.
+    slip = models.ForeignKey(BetSlip, on_delete=models.CASCADE, related_name="legs", db_index=False)
+    selection = models.ForeignKey(Selection, on_delete=models.PROTECT, related_name="legs", db_index=False)
     # Denormalised from selection -> market -> event: the database refuses two legs of one slip
     # on one event, and settlement finds an event's slips without joining the catalogue.
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="+")
@@ -134,7 +136,8 @@ class SelectionLiability(models.Model):
     of potential payout minus stake. One row per selection and currency, moved by a conditional
     UPDATE that refuses to pass the cap, so only bets on the same selection wait for each other."""
 
-    selection = models.ForeignKey(Selection, on_delete=models.CASCADE, related_name="liabilities")
+    # The unique (selection, currency) index serves lookups by selection.
+    selection = models.ForeignKey(Selection, on_delete=models.CASCADE, related_name="liabilities", db_index=False)
     currency = models.CharField(max_length=8, choices=CURRENCY_CHOICES)
     amount = models.BigIntegerField(default=0)
 
@@ -179,7 +182,8 @@ class PlayerLimits(models.Model):
 class DailyStake(models.Model):
     """Stakes a user placed on one day (UTC) in one currency, for the daily stake limit."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The unique (user, currency, day) index serves lookups by user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     currency = models.CharField(max_length=8, choices=CURRENCY_CHOICES)
     day = models.DateField()
     amount = models.BigIntegerField(default=0)

@@ -54,37 +54,62 @@ def daily_stake_release(*, user_id: int, currency: str, day: date, stake: int) -
     )
 
 
-def liability_reserve(*, selection_ids: Iterable[int], currency: str, exposure: int, cap: int | None) -> None:
-    """Add `exposure` (potential payout minus stake) to each selection's liability, or refuse the
-    bet (422 `liability_exceeded`) when any would pass the cap."""
+# The liability upsert: adds `exposure` to each selection of `selections` (an array literal) in
+# `currency`, locking the rows in selection order; a selection that would pass `cap` is left as it
+# was and gives no row back. Placement runs it inside a statement of its own.
+LIABILITY_RESERVE = """
+INSERT INTO betting_selectionliability AS l (selection_id, currency, amount)
+SELECT s, %(currency)s, %(exposure)s::bigint FROM unnest(%(selections)s::bigint[]) AS s ORDER BY s
+ON CONFLICT (selection_id, currency)
+DO UPDATE SET amount = l.amount + EXCLUDED.amount WHERE l.amount + EXCLUDED.amount <= %(cap)s::bigint
+RETURNING selection_id
+"""
+
+
+def liability_checked(*, selection_ids: Iterable[int], exposure: int, cap: int | None) -> list[int]:
+    """The selections whose liability `exposure` moves, sorted (none when it is not positive);
+    refuses at once an exposure that alone passes the cap."""
     ids = sorted(set(selection_ids))
     if exposure <= 0 or not ids:
-        return
+        return []
     if cap is not None and exposure > cap:
         raise RuleRefused(
             "The house cannot take more on this selection.",
             code="liability_exceeded",
             details={"selection": ids[0]},
         )
+    return ids
+
+
+def liability_refusal(refused: list[int]) -> RuleRefused:
+    """The refusal (422 `liability_exceeded`) of the selections LIABILITY_RESERVE did not move."""
+    return RuleRefused(
+        "The house cannot take more on this selection.",
+        code="liability_exceeded",
+        details={"selection": refused[0], "selections": refused},
+    )
+
+
+def liability_reserve(*, selection_ids: Iterable[int], currency: str, exposure: int, cap: int | None) -> None:
+    """Add `exposure` (potential payout minus stake) to each selection's liability, or refuse the
+    bet (422 `liability_exceeded`) when any would pass the cap."""
+    ids = liability_checked(selection_ids=selection_ids, exposure=exposure, cap=cap)
+    if not ids:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO betting_selectionliability AS l (selection_id, currency, amount)
-            SELECT s, %s, %s FROM unnest(%s::bigint[]) AS s ORDER BY s
-            ON CONFLICT (selection_id, currency)
-            DO UPDATE SET amount = l.amount + EXCLUDED.amount WHERE l.amount + EXCLUDED.amount <= %s
-            RETURNING selection_id
-            """,
-            [currency, exposure, bigint_array(ids), cap if cap is not None else 2**62],
+            LIABILITY_RESERVE,
+            {
+                "currency": currency,
+                "exposure": exposure,
+                "selections": bigint_array(ids),
+                "cap": cap if cap is not None else 2**62,
+            },
         )
         accepted = {row[0] for row in cursor.fetchall()}
     refused = [i for i in ids if i not in accepted]
     if refused:
-        raise RuleRefused(
-            "The house cannot take more on this selection.",
-            code="liability_exceeded",
-            details={"selection": refused[0], "selections": refused},
-        )
+        raise liability_refusal(refused)
 
 
 def liability_release(*, selection_ids: Iterable[int], currency: str, exposure: int) -> None:

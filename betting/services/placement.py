@@ -2,6 +2,10 @@
 wallet to `bets_escrow` (ledger key `bet:place:<slip id>`), the liability and daily-stake
 counters and the `bet.placed` event, all in one database transaction.
 
+The transaction is four statements: what placement needs to know (the context), the slip with
+its legs and the day's stake, the ledger's post, and the liability with the events (and, for an
+HTTP request, its stored answer: `core.idempotency.Recording`).
+
 The catalogue is read without locks: a bet is priced at the odds it read, which the odds policy
 accepted. A live bet (any leg in play) is held as AWAITING with its stake in escrow, and
 re-validated once its delay has passed (`betting.services.live`).
@@ -10,12 +14,13 @@ re-validated once its delay has passed (`betting.services.live`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from django.conf import settings
@@ -27,7 +32,13 @@ from betting.models import BetLeg, BetSlip, Selection
 from betting.pricing import MAX_LEGS, slip_potential_payout, system_line_count
 from betting.selectors import SELECTION_COLUMNS, selection_from_row
 from betting.services.catalogue import constraint_name
-from betting.services.limits import daily_stake_refusal, liability_reserve, stake_day
+from betting.services.limits import (
+    LIABILITY_RESERVE,
+    daily_stake_refusal,
+    liability_checked,
+    liability_refusal,
+    stake_day,
+)
 from betting.services.rules import (
     PricedLeg,
     daily_stake_limit,
@@ -38,13 +49,15 @@ from betting.services.rules import (
     self_exclusion_check,
     stake_limits_check,
 )
+from core.authentication import account_column
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from core.idempotency import LOCK_WAIT_S, READ_COLUMN, STORE_COLUMNS, Recording, Replay, in_progress, store_answer
 from core.metrics import BETS_PLACED, BETS_REFUSED
 from core.sql import BIGINT_MAX, bigint_array
 from ledger.currencies import get_currency, money, validate_amount
 from ledger.models import Account
 from ledger.services import Entry, Line, entries_post, system_account, wallet_for
-from realtime.outbox import events_emit
+from realtime.outbox import EVENTS_INSERT, events_encode, events_written
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +76,12 @@ class Placement:
     slip: BetSlip
     legs: list[BetLeg]
     created: bool
+    # The (status, data) `answer` gave, stored with the request's Recording.
+    answer: tuple[int, Any] | None = None
+
+
+# What an HTTP request answers for a placement: its status and body.
+Answer = Callable[[Placement], tuple[int, Any]]
 
 
 def _refusals_counted(place: Callable[P, Placement]) -> Callable[P, Placement]:
@@ -91,8 +110,14 @@ def bet_place(
     accept_odds: str = BetSlip.AcceptOdds.BETTER,
     system: str | None = None,
     now: datetime | None = None,
+    recording: Recording | None = None,
+    answer: Answer | None = None,
 ) -> Placement:
-    """Place a slip, or return the one this idempotency key already placed."""
+    """Place a slip, or return the one this idempotency key already placed.
+
+    With `recording` (an HTTP request's Idempotency-Key; `answer` renders the response), the
+    request is made idempotent inside the transaction: an answer already stored for the key is
+    raised as `Replay`, and this placement's answer is stored before the commit."""
     now = now or timezone.now()
     system_k = _request_check(
         slip_type=slip_type, stake=stake, currency=currency, legs=legs, accept_odds=accept_odds, system=system
@@ -101,6 +126,8 @@ def bet_place(
         raise ValidationFailed(
             "A slip needs an idempotency key of 1 to 255 characters.", code="idempotency_key_invalid"
         )
+    if recording is not None and recording.key != idempotency_key:
+        raise ValueError("a request's Recording names the slip's own idempotency key")
 
     def replayed() -> Placement | None:
         return _replay(
@@ -112,24 +139,25 @@ def bet_place(
             legs=legs,
         )
 
-    context = _placement_context(
-        user_id=user_id,
-        idempotency_key=idempotency_key,
-        currency=currency,
-        selection_ids=[leg.selection_id for leg in legs],
-    )
-    if context.existing_slip_id is not None and (replay := replayed()) is not None:
-        return replay
-
-    self_exclusion_check(context.self_excluded_until, now=now)
-    priced = _legs_priced(legs, context.selections, accept_odds=accept_odds, now=now)
-    odds = [leg.odds for leg in priced]
-    potential = slip_potential_payout(kind=slip_type, stake=stake, odds=odds, system_k=system_k)
-    stake_limits_check(stake=stake, currency=currency, potential_payout=potential)
-    live = any(leg.live for leg in priced)
-
     try:
         with transaction.atomic(durable=True):
+            context = _placement_context(
+                user_id=user_id,
+                idempotency_key=idempotency_key,
+                currency=currency,
+                selection_ids=[leg.selection_id for leg in legs],
+                recording=recording,
+            )
+            if context.existing_slip_id is not None and (replay := replayed()) is not None:
+                return _answered(replay, recording, answer)
+
+            self_exclusion_check(context.self_excluded_until, now=now)
+            priced = _legs_priced(legs, context.selections, accept_odds=accept_odds, now=now)
+            odds = [leg.odds for leg in priced]
+            potential = slip_potential_payout(kind=slip_type, stake=stake, odds=odds, system_k=system_k)
+            stake_limits_check(stake=stake, currency=currency, potential_payout=potential)
+            live = any(leg.live for leg in priced)
+
             slip, leg_rows = _slip_write(
                 user_id=user_id,
                 slip_type=slip_type,
@@ -145,14 +173,14 @@ def bet_place(
                 daily_limit=daily_stake_limit(currency, context.daily_stake_limits),
             )
             tx_id = _stake_to_escrow(slip, wallet_id=context.wallet_id, escrow_id=context.escrow_id)
-            liability_reserve(
-                selection_ids=[leg.selection.pk for leg in priced],
-                currency=currency,
+            placement = Placement(slip=slip, legs=leg_rows, created=True)
+            if answer is not None:
+                placement = Placement(slip=slip, legs=leg_rows, created=True, answer=answer(placement))
+            _placed_write(
+                placement,
+                priced=priced,
                 exposure=potential - stake,
-                cap=liability_cap(currency),
-            )
-            events_emit(
-                [
+                events=[
                     ("bet.placed", slip_event_data(slip, priced), user_id, ""),
                     (
                         "balance.updated",
@@ -160,32 +188,118 @@ def bet_place(
                         user_id,
                         "",
                     ),
-                ]
+                ],
+                recording=recording,
+                now=now,
             )
             if live:
                 transaction.on_commit(lambda: _live_confirm_enqueue(slip.pk), robust=True)
     except IntegrityError as exc:
-        if constraint_name(exc) != CLIENT_KEY_CONSTRAINT:
+        if constraint_name(exc) not in (CLIENT_KEY_CONSTRAINT, RECORD_KEY_CONSTRAINT):
             raise
-        # The same key raced us and won: answer with its slip.
+        # The same key raced us and won: answer as it did.
+        if recording is not None and (stored := _stored_answer(recording)) is not None:
+            raise Replay(stored) from None
         if (replay := replayed()) is None:
             raise
+        if recording is not None and answer is not None:
+            replay = Placement(slip=replay.slip, legs=replay.legs, created=False, answer=answer(replay))
+            if replay.answer is not None:
+                store_answer(recording, *replay.answer)
         return replay
 
     BETS_PLACED.labels(slip_type, currency).inc()
     log.info("bet.placed", slip=slip.pk, type=slip_type, stake=stake, currency=currency, live=live)
-    return Placement(slip=slip, legs=leg_rows, created=True)
+    return placement
+
+
+RECORD_KEY_CONSTRAINT = "idempotency_scope_key_unique"
+
+
+def _answered(replay: Placement, recording: Recording | None, answer: Answer | None) -> Placement:
+    """A slip the key already placed, answered and its answer stored (inside the transaction)."""
+    if recording is None or answer is None:
+        return replay
+    replay = Placement(slip=replay.slip, legs=replay.legs, created=False, answer=answer(replay))
+    if replay.answer is not None:
+        store_answer(recording, *replay.answer)
+    return replay
+
+
+def _stored_answer(recording: Recording) -> list[Any] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {READ_COLUMN}", {"scope": recording.scope, "key": recording.key})
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+# After the ledger's post: the slip's exposure added to each selection's liability (a selection
+# that would pass the cap gives no row back), the events, and the request's stored answer, in one
+# statement. See `betting.services.limits.liability_reserve` for the liability's upsert.
+_PLACED_WRITE = f"""
+WITH liability AS ({LIABILITY_RESERVE}),
+events AS ({EVENTS_INSERT} RETURNING 1),
+answer AS (
+    INSERT INTO core_idempotencyrecord ({STORE_COLUMNS})
+    SELECT %(scope)s::text, %(key)s::text, %(method)s::text, %(path)s::text, %(hash)s::text,
+           %(status)s::smallint, %(body)s::text, %(stored_at)s::timestamptz
+    WHERE %(scope)s::text IS NOT NULL
+    RETURNING 1
+)
+SELECT selection_id FROM liability
+"""  # noqa: S608 - constant statements; every value is a parameter
+
+
+def _placed_write(
+    placement: Placement,
+    *,
+    priced: list[PricedLeg],
+    exposure: int,
+    events: list[tuple[str, dict[str, Any], int | None, str]],
+    recording: Recording | None,
+    now: datetime,
+) -> None:
+    """The liability, the events and the stored answer; raises the liability's refusal (rolling
+    the slip back)."""
+    slip = placement.slip
+    cap = liability_cap(slip.currency)
+    ids = liability_checked(selection_ids=[leg.selection.pk for leg in priced], exposure=exposure, cap=cap)
+    stored = (
+        recording.row(*placement.answer)
+        if recording is not None and placement.answer is not None
+        else [None] * 8  # no Recording: nothing stored
+    )
+    scope, key, method, path, request_hash, status, body, stored_at = stored
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLACED_WRITE,
+            {
+                "currency": slip.currency,
+                "exposure": exposure,
+                "selections": bigint_array(ids),
+                "cap": cap if cap is not None else 2**62,
+                "events": events_encode(events),
+                "now": now,
+                "scope": scope,
+                "key": key,
+                "method": method,
+                "path": path,
+                "hash": request_hash,
+                "status": status,
+                "body": body,
+                "stored_at": stored_at,
+            },
+        )
+        accepted = {row[0] for row in cursor.fetchall()}
+    events_written()
+    refused = [i for i in ids if i not in accepted]
+    if refused:
+        raise liability_refusal(refused)
 
 
 # The day's stake counted against the limit (or not: no row back), the slip and its legs, in one
 # statement. The daily counter is the one conditional upsert of `betting.services.limits`; with
 # no limit there is nothing to count. Every value is a parameter.
-#
-# It also sets `plan_cache_mode` for the rest of this transaction only (set_config(..., true)):
-# the statements that follow (the ledger's post, the liability, the outbox) are the same small
-# writes on every bet, and PostgreSQL, which otherwise plans each of them afresh on every
-# execution (a custom plan for the arrays they take), spent more CPU planning the ledger's post
-# than running it. Their generic plans are made once per connection.
 _SLIP_WRITE = """
 WITH day AS (
     INSERT INTO betting_dailystake AS d (user_id, currency, day, amount)
@@ -212,8 +326,7 @@ legs AS (
     RETURNING selection_id, id
 )
 SELECT (SELECT id FROM slip), EXISTS (SELECT 1 FROM day),
-       (SELECT json_object_agg(selection_id, id) FROM legs)::text,
-       set_config('plan_cache_mode', 'force_generic_plan', true)
+       (SELECT json_object_agg(selection_id, id) FROM legs)::text
 """
 
 
@@ -286,7 +399,7 @@ def _slip_write(
                 ),
             },
         )
-        slip_id, counted, leg_ids, _ = cursor.fetchone()
+        slip_id, counted, leg_ids = cursor.fetchone()
     if daily_limit is not None and not counted:
         raise daily_stake_refusal(user_id=user_id, currency=currency, day=day, limit=daily_limit)
     slip.pk = slip_id
@@ -317,13 +430,18 @@ def _stored(instance: M) -> M:
     return instance
 
 
+# The choices, once: an enum's `.values` builds its list afresh on every call.
+_SLIP_TYPES = frozenset(BetSlip.Type.values)
+_ODDS_POLICIES = frozenset(BetSlip.AcceptOdds.values)
+
+
 def _request_check(
     *, slip_type: str, stake: int, currency: str, legs: Sequence[LegRequest], accept_odds: str, system: str | None
 ) -> int | None:
     """Validate the shape of the request (400); returns k of a system k/n."""
-    if slip_type not in BetSlip.Type.values:
+    if slip_type not in _SLIP_TYPES:
         raise ValidationFailed(f"Unknown slip type {slip_type!r}.", code="invalid_slip_type")
-    if accept_odds not in BetSlip.AcceptOdds.values:
+    if accept_odds not in _ODDS_POLICIES:
         raise ValidationFailed(f"Unknown odds policy {accept_odds!r}.", code="invalid_accept_odds")
     get_currency(currency)
     validate_amount(stake, field="stake")
@@ -395,52 +513,96 @@ class _Context:
     selections: dict[int, Selection]
 
 
-def _placement_context(*, user_id: int, idempotency_key: str, currency: str, selection_ids: list[int]) -> _Context:
-    """What placement needs to know before it starts, in one round trip: a slip this key already
-    placed, the player's own limits, the two ledger accounts the stake moves between (made when
-    missing), and the selections with their markets and events (one row each; a single row of
-    nulls when none exists)."""
+# What placement needs to know before it writes, in one round trip, the first statement of its
+# transaction: a slip this key already placed, the player's own limits, the two ledger accounts
+# the stake moves between, and the selections with their markets and events (one row each; a
+# single row of nulls when none exists). For an HTTP request (`lock` not null) it also takes the
+# key's idempotency lock until the commit and reads the answer stored for the key, and reads what
+# authentication left to read of the user (core.authentication.DeferredUser).
+#
+# It also sets `plan_cache_mode` for the rest of this transaction only (set_config(..., true)):
+# the statements that follow (the slip, the ledger's post, the liability and events) are the same
+# small writes on every bet, and PostgreSQL, which otherwise plans each of them afresh on every
+# execution (a custom plan for the arrays they take), spent more CPU planning the ledger's post
+# than running it. Their generic plans are made once per connection.
+#
+# The lock and set_config are volatile: in a materialized CTE they run once, whatever the plan.
+_CONTEXT = f"""
+WITH first AS MATERIALIZED (
+    SELECT CASE WHEN %(lock)s::bigint IS NULL THEN true ELSE pg_try_advisory_xact_lock(%(lock)s::bigint) END,
+           {READ_COLUMN},
+           set_config('plan_cache_mode', 'force_generic_plan', true),
+           {account_column()}
+)
+SELECT ctx.*, {SELECTION_COLUMNS}
+FROM (
+    SELECT
+        (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
+        limits.self_excluded_until,
+        limits.daily_stake_limits,
+        (SELECT id FROM ledger_account
+          WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
+        (SELECT id FROM ledger_account
+          WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s),
+        first.*
+    FROM first
+    LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
+) AS ctx
+LEFT JOIN (
+    betting_selection s
+    JOIN betting_market m ON m.id = s.market_id
+    JOIN betting_event e ON e.id = m.event_id
+) ON s.id = ANY(%(selections)s::bigint[])
+"""  # noqa: S608 - constant column lists; every value is a parameter
+_CONTEXT_WIDTH = 9
+
+
+def _placement_context(
+    *, user_id: int, idempotency_key: str, currency: str, selection_ids: list[int], recording: Recording | None
+) -> _Context:
+    """The context (see _CONTEXT), inside the transaction. With `recording`, waits for the key's
+    lock (409 `idempotency_in_progress` after LOCK_WAIT_S) and raises `Replay` with the answer
+    stored for the key."""
+    params: dict[str, int | str | None] = {
+        "user": user_id,
+        "key": idempotency_key,
+        "currency": currency,
+        # An id beyond bigint is no selection: left out, it is reported not found.
+        "selections": bigint_array(i for i in selection_ids if i <= BIGINT_MAX),
+        "lock": None if recording is None else recording.lock,
+        "scope": None if recording is None else recording.scope,
+    }
+    deadline = time.monotonic() + LOCK_WAIT_S
+    delay = 0.005
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT ctx.*, {SELECTION_COLUMNS}
-            FROM (
-                SELECT
-                    (SELECT id FROM betting_betslip WHERE user_id = %(user)s AND client_key = %(key)s),
-                    limits.self_excluded_until,
-                    limits.daily_stake_limits,
-                    (SELECT id FROM ledger_account
-                      WHERE user_id = %(user)s AND kind = 'wallet' AND currency = %(currency)s),
-                    (SELECT id FROM ledger_account
-                      WHERE user_id IS NULL AND kind = 'bets_escrow' AND currency = %(currency)s)
-                FROM (SELECT 1) AS one
-                LEFT JOIN betting_playerlimits AS limits ON limits.user_id = %(user)s
-            ) AS ctx
-            LEFT JOIN (
-                betting_selection s
-                JOIN betting_market m ON m.id = s.market_id
-                JOIN betting_event e ON e.id = m.event_id
-            ) ON s.id = ANY(%(selections)s::bigint[])
-            """,  # noqa: S608 - a constant column list; every value is a parameter
-            {
-                "user": user_id,
-                "key": idempotency_key,
-                "currency": currency,
-                # An id beyond bigint is no selection: left out, it is reported not found.
-                "selections": bigint_array(i for i in selection_ids if i <= BIGINT_MAX),
-            },
-        )
-        rows = cursor.fetchall()
-    existing, excluded_until, own_limits, wallet, escrow = rows[0][:5]
+        while True:
+            cursor.execute(_CONTEXT, params)
+            rows = cursor.fetchall()
+            existing, excluded_until, own_limits, wallet, escrow, locked, stored, _, account = rows[0][:_CONTEXT_WIDTH]
+            if recording is not None and recording.deferred_user is not None:
+                recording.deferred_user.verify(account)  # 401 before anything else, as authentication would
+            if locked:
+                break
+            if time.monotonic() > deadline:
+                raise in_progress()
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    if recording is not None:
+        recording.checked = True
+        if stored is not None:
+            raise Replay(stored)
     if isinstance(own_limits, str):  # Django's connection leaves jsonb as text for JSONField to parse
         own_limits = json.loads(own_limits)
+    selections = {
+        row[_CONTEXT_WIDTH]: selection_from_row(row[_CONTEXT_WIDTH:]) for row in rows if row[_CONTEXT_WIDTH] is not None
+    }
     return _Context(
         existing_slip_id=existing,
         self_excluded_until=excluded_until,
         daily_stake_limits={str(k): int(v) for k, v in (own_limits or {}).items()},
         wallet_id=wallet or wallet_for(user_id=user_id, currency=currency).pk,
         escrow_id=escrow or system_account(kind=Account.Kind.BETS_ESCROW, currency=currency).pk,
-        selections={row[5]: selection_from_row(row[5:]) for row in rows if row[5] is not None},
+        selections=selections,
     )
 
 

@@ -3,18 +3,23 @@ money moves wallet -> escrow with the slip or not at all."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 import time_machine
+from django.db import connection
 from rest_framework.test import APIClient
 
 from betting.models import BetSlip, DailyStake, Event, Market, Selection, SelectionLiability
 from betting.services import event_result_record, market_update, player_limits_set
+from core.idempotency import advisory_key
+from core.models import IdempotencyRecord
 from ledger.models import Account, Transaction
 from ledger.reconcile import reconcile
 from ledger.selectors import account_balance
@@ -564,6 +569,41 @@ def test_anonymous_players_cannot_bet(api: APIClient, event: Any) -> None:
     assert place(api, single(selection_of(event, "moneyline", "home"))).status_code == 401
 
 
+def test_a_players_token_places_and_a_refused_users_token_is_401_before_any_other_error(
+    player: Any, event: Any
+) -> None:
+    """Placing reads the player in its own first statement (not in authentication): a token's
+    user that is gone or inactive still meets 401 first, whatever else is wrong with the request."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from users.models import User
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(player)}")
+    body = single(selection_of(event, "moneyline", "home"))
+    placed = place(api, body, key="token-1")
+    assert placed.status_code == 201 and placed.json()["stake"]["amount"] == 10_000
+    assert place(api, body, key="token-1")["Idempotent-Replayed"] == "true"
+
+    User.objects.filter(pk=player.pk).update(is_active=False)
+    for refused in (
+        place(api, body, key="token-1"),  # a replay
+        place(api, body),
+        place(api, {**body, "stake": "ten"}),
+        api.post("/api/bets", body, format="json"),  # no Idempotency-Key
+    ):
+        assert refused.status_code == 401, refused.json()
+        assert refused.json()["error"]["code"] == "authentication_failed"
+        assert "User is inactive" in refused.json()["error"]["message"]
+
+    token = AccessToken.for_user(player)
+    token["user_id"] = player.pk + 1_000_000
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    gone = place(api, body)
+    assert gone.status_code == 401 and "User not found" in gone.json()["error"]["message"]
+    assert BetSlip.objects.filter(user=player).count() == 1
+
+
 # --- idempotency ----------------------------------------------------------------------------
 
 
@@ -580,6 +620,41 @@ def test_replays_with_one_key_make_one_slip(auth_api: APIClient, player: Any, ev
     assert BetSlip.objects.filter(user=player).count() == 1
     assert wallet(player) == FUNDS - 10_000
     assert_refused(place(auth_api, {**body, "stake": 20_000}, key="slip-key-1"), 409, "idempotency_key_reused")
+
+
+def test_the_answer_is_stored_with_the_slip_and_met_even_by_a_body_refused_before_placing(
+    auth_api: APIClient, player: Any, event: Any
+) -> None:
+    body = single(selection_of(event, "moneyline", "home"))
+    first = place(auth_api, body, key="slip-key-2")
+
+    record = IdempotencyRecord.objects.get(scope=f"user:{player.pk}", key="slip-key-2")
+    assert (record.response_status, json.loads(record.response_body)) == (201, first.json())
+    # Refused by the view before it places (a malformed stake, an unknown odds format): the key
+    # still answers as it did.
+    assert_refused(place(auth_api, {**body, "stake": "ten"}, key="slip-key-2"), 409, "idempotency_key_reused")
+    again = place(auth_api, body, key="slip-key-2", query="?odds_format=hongkong")
+    assert again.status_code == 201 and again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    # A refusal stores nothing: the key can be used again.
+    assert_refused(place(auth_api, {**body, "stake": FUNDS * 2}, key="slip-key-3"), 422, "insufficient_funds")
+    assert not IdempotencyRecord.objects.filter(key="slip-key-3").exists()
+    assert place(auth_api, body, key="slip-key-3").status_code == 201
+
+
+def test_a_key_in_use_by_another_request_is_409_in_progress(
+    auth_api: APIClient, player: Any, event: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("betting.services.placement.LOCK_WAIT_S", 0.2)
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("pool", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        # The lock `idempotent` holds while another request with the key runs.
+        other.execute("SELECT pg_advisory_lock(%s)", [advisory_key(f"idempotency:user:{player.pk}:slip-key-4")])
+        refused = place(auth_api, single(selection_of(event, "moneyline", "home")), key="slip-key-4")
+
+    assert_refused(refused, 409, "idempotency_in_progress")
+    assert_nothing_placed(player)
 
 
 def test_the_key_is_the_players_own(
