@@ -336,8 +336,13 @@ def test_a_run_settles_its_events_in_threads_each_slip_once(settings: Any) -> No
     events = [
         event_create(
             spec=EventSpec(
-                sport="SOCCER", league="EPL", name="", home=f"T{n} H", away=f"T{n} A",
-                scheduled_start=timezone.now() + timedelta(hours=1), markets=[moneyline("1.90", "2.05")],
+                sport="SOCCER",
+                league="EPL",
+                name="",
+                home=f"T{n} H",
+                away=f"T{n} A",
+                scheduled_start=timezone.now() + timedelta(hours=1),
+                markets=[moneyline("1.90", "2.05")],
             )
         )  # fmt: skip
         for n in range(4)
