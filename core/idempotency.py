@@ -64,12 +64,13 @@ def session_advisory_lock(name: str, *, wait_s: float = LOCK_WAIT_S) -> Iterator
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def _acquire(key: int, *, wait_s: float, then: tuple[str, list[Any]] | None = None) -> Any:
-    """Take the lock, waiting up to `wait_s`; with `then`, run that query in the same round trip."""
+def _acquire(key: int, *, wait_s: float, then: tuple[str, dict[str, Any]] | None = None) -> Any:
+    """Take the lock, waiting up to `wait_s`; with `then` (a select-list column and its named
+    parameters), read that column in the same round trip."""
     deadline = time.monotonic() + wait_s
     delay = 0.005
-    sql = "SELECT pg_try_advisory_lock(%s)" + (f", ({then[0]})" if then else "")
-    params = [key, *(then[1] if then else [])]
+    sql = "SELECT pg_try_advisory_lock(%(lock)s)" + (f", {then[0]}" if then else "")
+    params = {"lock": key, **(then[1] if then else {})}
     with connection.cursor() as cursor:
         while True:
             cursor.execute(sql, params)
@@ -113,7 +114,7 @@ def idempotent(view_method: V) -> V:
         recording = Recording.of(request, idempotency_key_from(request))
         lock = recording.lock
         # One round trip takes the lock and reads what an earlier request with the key left.
-        stored = _acquire(lock, wait_s=LOCK_WAIT_S, then=(_READ, [recording.scope, recording.key]))
+        stored = _acquire(lock, wait_s=LOCK_WAIT_S, then=recording.read)
         try:
             if stored is not None:
                 return replay_response(stored, recording)
@@ -127,12 +128,6 @@ def idempotent(view_method: V) -> V:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
 
     return wrapper  # type: ignore[return-value]
-
-
-_READ = (
-    "SELECT json_build_array(request_hash, response_status, response_body)"
-    " FROM core_idempotencyrecord WHERE scope = %s AND key = %s"
-)
 
 
 @dataclass
@@ -168,6 +163,11 @@ class Recording:
     def lock(self) -> int:
         return advisory_key(f"idempotency:{self.scope}:{self.key}")
 
+    @property
+    def read(self) -> tuple[str, dict[str, Any]]:
+        """The stored answer's column (READ_COLUMN) with its parameters."""
+        return READ_COLUMN, {"scope": self.scope, "key": self.key}
+
     def row(self, status: int, data: Any) -> list[Any]:
         """The stored answer's values, in the order of STORE_COLUMNS."""
         body = JSONRenderer().render(data).decode()
@@ -188,6 +188,16 @@ class Replay(Exception):  # noqa: N818 - an answer, not an error
     def __init__(self, stored: list[Any]) -> None:
         super().__init__("stored answer")
         self.stored = stored
+
+
+def read_answer(recording: Recording) -> list[Any] | None:
+    """The answer stored for the Recording's key (hash, status, body), read without its lock:
+    inside a transaction that holds it, or after a race on the key was lost."""
+    column, params = recording.read
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column}", params)  # noqa: S608 - a constant column; values are parameters
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def store_answer(recording: Recording, status: int, data: Any) -> None:
@@ -215,7 +225,7 @@ def stored_answer(recording: Recording) -> HttpResponse | None:
     before its service read the stored answer (a body the view refused), so that it meets the
     replay or the 409 the decorator gives. None when nothing is stored."""
     lock = recording.lock
-    stored = _acquire(lock, wait_s=LOCK_WAIT_S, then=(_READ, [recording.scope, recording.key]))
+    stored = _acquire(lock, wait_s=LOCK_WAIT_S, then=recording.read)
     try:
         return None if stored is None else replay_response(stored, recording)
     finally:

@@ -51,7 +51,16 @@ from betting.services.rules import (
 )
 from core.authentication import account_column
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
-from core.idempotency import LOCK_WAIT_S, READ_COLUMN, STORE_COLUMNS, Recording, Replay, in_progress, store_answer
+from core.idempotency import (
+    LOCK_WAIT_S,
+    READ_COLUMN,
+    STORE_COLUMNS,
+    Recording,
+    Replay,
+    in_progress,
+    read_answer,
+    store_answer,
+)
 from core.metrics import BETS_PLACED, BETS_REFUSED
 from core.sql import BIGINT_MAX, bigint_array
 from ledger.currencies import get_currency, money, validate_amount
@@ -198,15 +207,11 @@ def bet_place(
         if constraint_name(exc) not in (CLIENT_KEY_CONSTRAINT, RECORD_KEY_CONSTRAINT):
             raise
         # The same key raced us and won: answer as it did.
-        if recording is not None and (stored := _stored_answer(recording)) is not None:
+        if recording is not None and (stored := read_answer(recording)) is not None:
             raise Replay(stored) from None
         if (replay := replayed()) is None:
             raise
-        if recording is not None and answer is not None:
-            replay = Placement(slip=replay.slip, legs=replay.legs, created=False, answer=answer(replay))
-            if replay.answer is not None:
-                store_answer(recording, *replay.answer)
-        return replay
+        return _answered(replay, recording, answer)
 
     BETS_PLACED.labels(slip_type, currency).inc()
     log.info("bet.placed", slip=slip.pk, type=slip_type, stake=stake, currency=currency, live=live)
@@ -217,20 +222,14 @@ RECORD_KEY_CONSTRAINT = "idempotency_scope_key_unique"
 
 
 def _answered(replay: Placement, recording: Recording | None, answer: Answer | None) -> Placement:
-    """A slip the key already placed, answered and its answer stored (inside the transaction)."""
+    """A slip the key already placed, answered and its answer stored (in the placement's
+    transaction, or on its own after a race on the key was lost)."""
     if recording is None or answer is None:
         return replay
     replay = Placement(slip=replay.slip, legs=replay.legs, created=False, answer=answer(replay))
     if replay.answer is not None:
         store_answer(recording, *replay.answer)
     return replay
-
-
-def _stored_answer(recording: Recording) -> list[Any] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {READ_COLUMN}", {"scope": recording.scope, "key": recording.key})
-        row = cursor.fetchone()
-    return None if row is None else row[0]
 
 
 # After the ledger's post: the slip's exposure added to each selection's liability (a selection
