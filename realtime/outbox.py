@@ -110,9 +110,13 @@ def events_encode(events: Sequence[tuple[str, dict[str, Any], int | None, str]])
     """The `events` parameter of EVENTS_INSERT: each event checked and given its id, as one JSON
     text (data encoded as the API renders it)."""
     for type_, _data, _user_id, _topic in events:
-        if type_ not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type_!r}")
+        _type_check(type_)
     return json_text([[new_event_id(), *event] for event in events])
+
+
+def _type_check(type_: str) -> None:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
 
 
 def events_written() -> None:
@@ -132,12 +136,11 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
     ids = new_event_ids(len(events))
     types, users, topics, datas = [], [], [], []
     for type_, data, user_id, topic in events:
-        if type_ not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type_!r}")
+        _type_check(type_)
         types.append(type_)
         users.append(user_id)
         topics.append(topic)
-        datas.append(json_text(data))  # the JSON `_jsonable` would store
+        datas.append(json_text(data))  # as `events_encode` writes it
     cursor = psycopg.Cursor(connection.connection)
     cursor.execute(
         """
@@ -149,12 +152,5 @@ def events_emit_many(events: Sequence[tuple[str, dict[str, Any], int | None, str
         # Planned for its real size each time: prepared, PostgreSQL would plan for arrays of ten.
         prepare=False,
     )
-    if _after_commit_hooks:
-        transaction.on_commit(_notify)
+    events_written()
     return len(events)
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """Decimals, datetimes and UUIDs as the API renders them, so the event reads the same."""
-    result: dict[str, Any] = json.loads(json_text(data))
-    return result
