@@ -30,7 +30,10 @@ class Command(BaseCommand):
         state_dir = settings.BASE_DIR / "var" / "anvil"
         state_dir.mkdir(parents=True, exist_ok=True)
         anvil = Anvil(port=settings.LEDGER_ANVIL_PORT, state_path=state_dir / "state.json")
-        signal.signal(signal.SIGTERM, lambda *_: anvil.stop())
+        # SIGTERM (the process manager's stop) unwinds like Ctrl-C, and `finally` stops anvil.
+        # Stopping it inside the handler deadlocked: the handler interrupts `anvil.wait()`, which
+        # holds the subprocess's wait lock that stopping needs.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             anvil.start()
             client = connected_client(config=config, deploy_if_missing=True)
