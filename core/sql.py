@@ -13,11 +13,3 @@ def bigint_array(ids: Iterable[int]) -> str:
     worked out every time) that showed on every bet; a literal travels as one string."""
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
-
-def code_array(codes: Iterable[str]) -> str:
-    """A PostgreSQL array literal of short codes (currency codes and the like), for a parameter
-    cast with `::text[]`; letters and digits only, so nothing in a code needs quoting."""
-    codes = list(codes)
-    if not all(code.isalnum() for code in codes):
-        raise ValueError(f"not plain codes: {codes!r}")
-    return "{" + ",".join(codes) + "}"

@@ -34,6 +34,9 @@ from ledger.currencies import CURRENCIES, MAX_AMOUNT
 from ledger.models import Account, Transaction
 
 USER_KINDS = tuple(str(k) for k in Account.USER_KINDS)
+# Lines per transaction: a single post sends each line as parameters of one statement
+# (PostgreSQL takes at most 65,535), and no business fact needs more than a handful.
+MAX_LINES = 1_000
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ def _validate(entry: Entry) -> None:
         raise ValidationFailed("A ledger transaction needs an idempotency key of 1 to 200 characters.")
     if len(entry.lines) < 2:
         raise ValidationFailed("A ledger transaction needs at least two lines.", code="unbalanced_transaction")
+    if len(entry.lines) > MAX_LINES:
+        raise ValidationFailed(f"A ledger transaction has at most {MAX_LINES} lines.", code="too_many_lines")
     totals: dict[str, int] = defaultdict(int)
     for line in entry.lines:
         if isinstance(line.account_id, bool) or not isinstance(line.account_id, int):

@@ -83,7 +83,7 @@ def test_a_posting_needs_a_real_transaction_and_account(make_user: Any) -> None:
 
 def test_a_wallet_cannot_go_below_zero_even_by_hand(make_user: Any) -> None:
     wallet = wallet_for(user_id=make_user().pk, currency="NGN")
-    with pytest.raises(IntegrityError, match="wallet_balance_non_negative"):
+    with pytest.raises(IntegrityError, match="account_kind_owner_balance"):
         _raw("UPDATE ledger_account SET balance = -1 WHERE id = %s", [wallet.pk])
     assert Account.objects.get(pk=wallet.pk).balance == 0
 
@@ -286,5 +286,5 @@ def test_the_kept_post_cursor_follows_the_connection_and_the_query_log(make_user
     transaction_post(key="raw:kept:2", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
     with CaptureQueriesContext(connection) as queries:
         transaction_post(key="raw:kept:3", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")])
-    assert any("ledger_lines" in q["sql"] for q in queries.captured_queries)
+    assert any("INSERT INTO ledger_posting" in q["sql"] for q in queries.captured_queries)
     assert Account.objects.get(pk=b).balance == 3

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.errors import Conflict, InsufficientFunds, ValidationFailed
-from ledger.models import Account, Transaction
+from ledger.models import Account, Posting, Transaction
 from ledger.reconcile import reconcile
 from ledger.selectors import account_balance, wallets_for_user
 from ledger.services import (
@@ -100,6 +100,36 @@ def test_malformed_lines_are_refused(make_user: Any, fund: Any, lines: list[tupl
         transaction_post(key="bad", kind="transfer", lines=[Line(ids[n], amt, "NGN") for n, amt in lines])
     assert raised.value.code == code
     assert Transaction.objects.count() == before
+
+
+def test_a_transaction_has_at_most_a_thousand_lines(make_user: Any, fund: Any) -> None:
+    alice, bob = make_user(), make_user()
+    fund(alice, 10_000)
+    a, b = wallet_for(user_id=alice.pk, currency="NGN").pk, wallet_for(user_id=bob.pk, currency="NGN").pk
+    before = Transaction.objects.count()
+    with pytest.raises(ValidationFailed) as raised:
+        transaction_post(key="wide", kind="transfer", lines=[Line(a, -1, "NGN"), Line(b, 1, "NGN")] * 501)
+    assert raised.value.code == "too_many_lines"
+    assert Transaction.objects.count() == before
+
+
+def test_many_lines_naming_accounts_twice_post_as_written(make_user: Any, fund: Any) -> None:
+    """Every line is a posting; each account moves once, by its lines' net."""
+    alice, bob, carol = make_user(), make_user(), make_user()
+    fund(alice, 1_000)
+    a, b, c = (wallet_for(user_id=u.pk, currency="NGN").pk for u in (alice, bob, carol))
+    fees = system_account(kind=Account.Kind.FEES, currency="NGN").pk
+    lines = [Line(a, -10, "NGN"), Line(b, 7, "NGN"), Line(fees, 3, "NGN")] * 20 + [
+        Line(b, -5, "NGN"),
+        Line(c, 5, "NGN"),
+    ]
+    posted = transaction_post(key="many", kind="transfer", lines=lines)
+    assert Posting.objects.filter(transaction=posted).count() == 62
+    assert _balances(alice)[0] == 800
+    assert _balances(bob)[0] == 135
+    assert _balances(carol)[0] == 5
+    assert transaction_post(key="many", kind="transfer", lines=lines).pk == posted.pk
+    assert _balances(bob)[0] == 135
 
 
 def test_currency_must_match_the_account(make_user: Any, fund: Any) -> None:
