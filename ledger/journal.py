@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from psycopg.types.numeric import Int8
+from psycopg.types.numeric import Int8BinaryDumper
 
 from core.errors import InsufficientFunds, ValidationFailed
 from core.jsonenc import json_text
@@ -45,8 +45,7 @@ _POST_ONE = """
 WITH tx AS (
     INSERT INTO ledger_transaction
         (idempotency_key, kind, reference, description, lines_digest, metadata, correlation_id, created_at, reverses_id)
-    VALUES (%(key)s, %(kind)s, %(reference)s, %(description)s, %(digest)s, %(metadata)s, %(correlation_id)s,
-            %(now)s, %(reverses_id)s)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
 ),
@@ -81,29 +80,20 @@ SELECT (SELECT id FROM tx),
 """
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """The one-entry statement for a count of lines and distinct accounts, and the names of its
-    parameters for each line (account, amount, currency) and each account (id, delta, currency)."""
-
-    sql: str
-    lines: tuple[tuple[str, str, str], ...]
-    accounts: tuple[tuple[str, str, str], ...]
-
-
 @functools.lru_cache(maxsize=64)
-def _shape(lines: int, accounts: int) -> _Shape:
-    line_names = tuple((f"l{i}", f"m{i}", f"c{i}") for i in range(lines))
-    account_names = tuple((f"a{j}", f"d{j}", f"w{j}") for j in range(accounts))
-    sql = _POST_ONE.format(
+def _post_one_sql(lines: int, accounts: int) -> str:
+    """The one-entry statement for this many lines and distinct accounts. Its parameters, in
+    order: the transaction's nine values; each account's id, net delta and currency; each line's
+    account, amount and currency; then again the accounts' ids, deltas and currencies, for a
+    refusal's report."""
+    return _POST_ONE.format(
         allowed=_ALLOWED,
-        accounts=", ".join(f"(%({a})s::bigint, %({d})s::bigint, %({w})s::text)" for a, d, w in account_names),
-        lines=", ".join(f"(%({a})s::bigint, %({m})s::bigint, %({c})s::text)" for a, m, c in line_names),
-        account_ids=", ".join(f"%({a})s" for a, _, _ in account_names),
-        deltas=", ".join(f"%({d})s" for _, d, _ in account_names),
-        currencies=", ".join(f"%({w})s" for _, _, w in account_names),
+        accounts=", ".join(["(%s::bigint, %s::bigint, %s::text)"] * accounts),
+        lines=", ".join(["(%s::bigint, %s::bigint, %s::text)"] * lines),
+        account_ids=", ".join(["%s"] * accounts),
+        deltas=", ".join(["%s"] * accounts),
+        currencies=", ".join(["%s"] * accounts),
     )
-    return _Shape(sql, line_names, account_names)
 
 
 @dataclass(frozen=True)
@@ -130,34 +120,29 @@ def post_cursor() -> Any:
     made each time, so the log sees the post. Never closed by the caller."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.queries_logged:
-        return db.cursor()
+        return _ints_as_bigint(db.cursor())
     db.close_if_health_check_failed()
     kept = getattr(db, "_ledger_post_cursor", None)
     if kept is not None and db.connection is not None and kept.cursor.connection is db.connection:
         return kept
-    kept = db.cursor()
+    kept = _ints_as_bigint(db.cursor())
     db._ledger_post_cursor = kept  # type: ignore[attr-defined]
     return kept
 
 
+def _ints_as_bigint(cursor: Any) -> Any:
+    """psycopg sends a Python int as the smallest integer type that holds it, and a statement
+    whose parameter types change is prepared again: on this cursor only, every int is a bigint."""
+    cursor.cursor.adapters.register_dumper(int, Int8BinaryDumper)
+    return cursor
+
+
 def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> int | None:
-    """Write one entry in one statement. Returns its id, or None when the key already exists.
+    """Write one entry in one statement (on `post_cursor()`'s cursor, whose ints are bigints).
+    Returns its id, or None when the key already exists.
 
     A refused entry fails the statement (`ledger_refuse`), so in a caller's transaction that
     transaction must roll back, as it does when the error leaves its `atomic` block."""
-    params: dict[str, Any] = {
-        "key": row.key,
-        "kind": row.kind,
-        "reference": row.reference,
-        "description": row.description,
-        "digest": row.digest,
-        "metadata": json_text(row.metadata) if row.metadata else "{}",
-        "correlation_id": correlation_id,
-        "now": now,
-        # Int8: psycopg sends a Python int as the smallest integer type that holds it, and a
-        # parameter whose type changes is a statement prepared again.
-        "reverses_id": None if row.reverses_id is None else Int8(row.reverses_id),
-    }
     net: dict[int, int] = {}
     wanted: dict[int, str] = {}
     for account_id, amount, currency in row.lines:
@@ -165,13 +150,29 @@ def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> in
         # An account named in two currencies is refused whichever is kept: by the statement, or
         # by the postings' check (ledger/0008).
         wanted[account_id] = min(currency, wanted.get(account_id, currency))
-    shape = _shape(len(row.lines), len(net))
-    for (a, m, c), (account_id, amount, currency) in zip(shape.lines, row.lines, strict=True):
-        params[a], params[m], params[c] = Int8(account_id), Int8(amount), currency
-    for (a, d, w), account_id in zip(shape.accounts, sorted(net), strict=True):  # locked in id order
-        params[a], params[d], params[w] = Int8(account_id), Int8(net[account_id]), wanted[account_id]
+    ids = sorted(net)  # id order: the order the accounts are locked in
+    deltas = [net[i] for i in ids]
+    currencies = [wanted[i] for i in ids]
+    params: list[Any] = [
+        row.key,
+        row.kind,
+        row.reference,
+        row.description,
+        row.digest,
+        json_text(row.metadata) if row.metadata else "{}",
+        correlation_id,
+        now,
+        row.reverses_id,
+    ]
+    for account in zip(ids, deltas, currencies, strict=True):
+        params.extend(account)
+    for line in row.lines:
+        params.extend(line)
+    params += ids
+    params += deltas
+    params += currencies
     try:
-        cursor.execute(shape.sql, params)
+        cursor.execute(_post_one_sql(len(row.lines), len(ids)), params)
     except DatabaseError as exc:
         cause = exc.__cause__
         if isinstance(cause, psycopg.Error) and cause.sqlstate == REFUSED:
