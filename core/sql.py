@@ -12,4 +12,3 @@ def bigint_array(ids: Iterable[int]) -> str:
     `::bigint[]`. psycopg adapts a Python list to an array at a cost per array (its element type
     worked out every time) that showed on every bet; a literal travels as one string."""
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
-

@@ -12,9 +12,8 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -96,8 +95,7 @@ def _post_one_sql(lines: int, accounts: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """What the service knows of an entry to write."""
 
     key: str

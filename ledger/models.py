@@ -92,7 +92,8 @@ class Transaction(models.Model):
 
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=64, db_index=True)
-    reference = models.CharField(max_length=128, blank=True, db_index=True)
+    # Not indexed: nothing looks a transaction up by its reference (the admin searches it as text).
+    reference = models.CharField(max_length=128, blank=True)
     description = models.CharField(max_length=255, blank=True)
     # Reversed at most once: a unique index over the reversals only (most transactions reverse
     # nothing and add no entry to it).

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -39,9 +39,9 @@ USER_KINDS = tuple(str(k) for k in Account.USER_KINDS)
 MAX_LINES = 1_000
 
 
-@dataclass(frozen=True)
-class Line:
-    """A signed movement on one account: positive credits it, negative debits it."""
+class Line(NamedTuple):
+    """A signed movement on one account: positive credits it, negative debits it. (A tuple: the
+    journal writes it as it is, and a transfer makes several.)"""
 
     account_id: int
     amount: int
@@ -288,7 +288,7 @@ def _row(entry: Entry, digest: str) -> journal.Row:
         digest=digest,
         metadata=entry.metadata,
         reverses_id=entry.reverses_id,
-        lines=[(ln.account_id, ln.amount, ln.currency) for ln in entry.lines],
+        lines=entry.lines,
     )
 
 
