@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.numeric import Int8BinaryDumper
 
 from core.errors import InsufficientFunds, ValidationFailed
@@ -108,15 +109,14 @@ class Row(NamedTuple):
     lines: Sequence[tuple[int, int, str]]  # (account_id, amount, currency)
 
 
-def post_cursor() -> Any:
-    """Django's cursor for `post_one`, kept on the database connection while that stays open.
+def post_cursor(db: BaseDatabaseWrapper) -> Any:
+    """Django's cursor for `post_one` on `db`, kept on that connection while it stays open.
 
     A new cursor each time also meant new adapters: psycopg worked out again how to send every
     parameter and read every column, on every post (about a fifth of a transfer's Python time).
     The cursor is Django's wrapper (database errors come out as Django's, a broken transaction
     is refused); when queries are being logged (DEBUG, tests counting queries) a fresh one is
     made each time, so the log sees the post. Never closed by the caller."""
-    db = connections[DEFAULT_DB_ALIAS]
     if db.queries_logged:
         return _ints_as_bigint(db.cursor())
     db.close_if_health_check_failed()

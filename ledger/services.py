@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from core.errors import Conflict, ValidationFailed
@@ -167,19 +168,21 @@ def transaction_post(
     )
     _validate(entry)
     digest = lines_digest(lines)
-    if connection.in_atomic_block:
+    # The connection itself, looked up once (each use of the `connection` proxy is a lookup).
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.in_atomic_block:
         # Only a test's transaction gets here: `durable` refuses every other caller's.
         with transaction.atomic(durable=True):
-            result = _post_one(entry, digest)
+            result = _post_one(entry, digest, db)
     else:
         # One entry is one statement, atomic on its own: in autocommit it needs no BEGIN and
         # COMMIT around it (two of the three round trips a transfer took).
-        result = _post_one(entry, digest)
+        result = _post_one(entry, digest, db)
     if key in result.replayed:
         return Transaction.objects.get(pk=result.replayed[key])
     # The row as written, without reading it back (from_db: a saved row, not one to insert).
     return Transaction.from_db(
-        connection.alias,
+        DEFAULT_DB_ALIAS,
         _TRANSACTION_FIELDS,
         (
             result.created[key],
@@ -233,7 +236,7 @@ def _post(entries: Sequence[Entry]) -> PostResult:
         return PostResult()
     if len(entries) == 1:
         _validate(entries[0])
-        return _post_one(entries[0], lines_digest(entries[0].lines))
+        return _post_one(entries[0], lines_digest(entries[0].lines), connections[DEFAULT_DB_ALIAS])
     started = time.perf_counter()
     rows: list[journal.Row] = []
     seen: set[str] = set()
@@ -262,15 +265,15 @@ def _post(entries: Sequence[Entry]) -> PostResult:
     return result
 
 
-def _post_one(entry: Entry, digest: str) -> PostResult:
+def _post_one(entry: Entry, digest: str, db: BaseDatabaseWrapper) -> PostResult:
     """Write one validated entry: one statement (see `journal.post_one`)."""
     started = time.perf_counter()
     row = _row(entry, digest)
     now = timezone.now()
     result = PostResult(created_at=now, correlation_id=current_correlation_id() or "")
-    tx_id = journal.post_one(journal.post_cursor(), row, correlation_id=result.correlation_id, now=now)
+    tx_id = journal.post_one(journal.post_cursor(db), row, correlation_id=result.correlation_id, now=now)
     if tx_id is None:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             _replays(cursor, [row], result)
     else:
         result.created[row.key] = tx_id
