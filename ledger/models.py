@@ -6,7 +6,7 @@ Invariants, each enforced in the service and again in PostgreSQL (migrations 000
   ends when that statement wrote them too, otherwise at commit (a deferred constraint trigger;
   migrations 0007 and 0010);
 - transactions and postings are append-only (UPDATE and DELETE are rejected by triggers);
-- a wallet never goes below zero and a receivable never above zero (CHECK constraints);
+- a wallet never goes below zero and a receivable never above zero (a CHECK constraint, 0013);
 - one transaction per idempotency key (unique index).
 """
 
