@@ -267,6 +267,7 @@ def fake_url(offset: int) -> str:
 # LEDGER_ANVIL_PORT and deploys the contract). With a key, the default network is Polygon Amoy.
 LEDGER_PRIVATE_KEY = env.str("LEDGER_PRIVATE_KEY", default="")  # the recorder's key; environment only
 LEDGER_ANVIL_PORT = env.int("LEDGER_ANVIL_PORT", default=FAKE_PORT_BASE + 45)
+LEDGER_ANVIL_STATE_DIR = Path(env.str("LEDGER_ANVIL_STATE_DIR", default=str(BASE_DIR / "var" / "anvil")))
 _LEDGER_NETWORKS = {
     "amoy": (80002, "https://rpc-amoy.polygon.technology/"),
     "polygon": (137, "https://polygon-rpc.com/"),

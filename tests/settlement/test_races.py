@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from betting.models import BetLeg, BetSlip, Event, Selection
@@ -34,31 +33,12 @@ from realtime.models import OutboxEvent
 from settlement.models import SettlementRun
 from settlement.services.runs import settlement_run_create
 from settlement.services.webhook import SIGNATURE_HEADER, signature_header
+from tests.processes import CRON_SECRET, ROOT, child_env
 from tests.settlement.conftest import moneyline
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ROOT = Path(settings.BASE_DIR)
 PYTHON = sys.executable
-CRON_SECRET = "race-cron-secret"
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a process working on this test's database and Redis."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CRON_SECRET": CRON_SECRET,
-        "REALTIME_RELAY_ON_COMMIT": "false",
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "0",
-    }
-    env.update(extra)
-    return env
 
 
 def spawn(args: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:

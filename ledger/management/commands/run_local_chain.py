@@ -1,5 +1,6 @@
-"""The demo's chain: anvil on 127.0.0.1:LEDGER_ANVIL_PORT (state kept in var/anvil/), with
-BetLedger deployed on first start, or again when the node forgot it."""
+"""The demo's chain: anvil on 127.0.0.1:LEDGER_ANVIL_PORT (its state kept in
+LEDGER_ANVIL_STATE_DIR, var/anvil/ unless set), with BetLedger deployed on first start, or again
+when the node forgot it."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             with contextlib.suppress(KeyboardInterrupt):
                 threading.Event().wait()  # stay up: the process manager stops everything when one line exits
             return
-        state_dir = settings.BASE_DIR / "var" / "anvil"
+        state_dir = settings.LEDGER_ANVIL_STATE_DIR
         state_dir.mkdir(parents=True, exist_ok=True)
         anvil = Anvil(port=settings.LEDGER_ANVIL_PORT, state_path=state_dir / "state.json")
         # SIGTERM (the process manager's stop) unwinds like Ctrl-C, and `finally` stops anvil.
