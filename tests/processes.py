@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from django.conf import settings
@@ -28,3 +29,12 @@ def child_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def port_open(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from django.utils import timezone
 from betting.models import BetLeg, BetSlip, Event, Selection
 from betting.pricing import slip_potential_payout
 from betting.services.limits import liability_reserve
+from ledger.chain.local import free_port
 from ledger.models import Account, Transaction
 from ledger.reconcile import reconcile
 from ledger.services import Entry, Line, entries_post, system_account, wallet_for
@@ -33,7 +33,7 @@ from realtime.models import OutboxEvent
 from settlement.models import SettlementRun
 from settlement.services.runs import settlement_run_create
 from settlement.services.webhook import SIGNATURE_HEADER, signature_header
-from tests.processes import CRON_SECRET, ROOT, child_env
+from tests.processes import CRON_SECRET, ROOT, child_env, port_open
 from tests.settlement.conftest import moneyline
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -54,12 +54,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(check: Any, *, timeout_s: float, what: str) -> None:
@@ -208,7 +202,7 @@ def test_two_workers_the_cron_endpoint_and_a_webhook_settle_one_event_at_once(
     )
     try:
         wait_until(lambda: len(app.control.ping(timeout=0.5) or []) >= 2, timeout_s=90, what="two workers")
-        wait_until(lambda: _port_open(port), timeout_s=60, what="the web server")
+        wait_until(lambda: port_open(port), timeout_s=60, what="the web server")
 
         # Both workers get a run of the event; the cron call and the webhook arrive with them.
         from settlement.tasks import run_execute
@@ -263,14 +257,6 @@ def test_two_workers_the_cron_endpoint_and_a_webhook_settle_one_event_at_once(
     assert finished.filter(pk=answers["webhook_run"]).exists()
     assert set(finished.values_list("status", flat=True)) == {"succeeded"}
     assert sum(finished.values_list("slips_settled", flat=True)) == len(slip_ids)  # no slip counted twice
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def test_a_worker_killed_in_the_middle_of_a_bulk_settlement(

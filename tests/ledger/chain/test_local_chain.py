@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ledger.chain.local import free_port
 from ledger.models import ChainDeployment
-from tests.processes import ROOT, child_env
+from tests.processes import ROOT, child_env, port_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], limit_s: float = 120) -> None:
@@ -51,7 +44,7 @@ def test_sigterm_stops_the_chain_and_keeps_its_state(tmp_path: Path) -> None:
         )
     try:
         _wait_for(log, "BetLedger at", process)
-        assert _port_open(port)
+        assert port_open(port)
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=30)  # a deadlock shows as a timeout here
     finally:
@@ -60,6 +53,6 @@ def test_sigterm_stops_the_chain_and_keeps_its_state(tmp_path: Path) -> None:
             process.wait()
     assert returncode == 0, log.read_text(errors="replace")
     assert (state_dir / "state.json").stat().st_size > 0
-    assert not _port_open(port)
-    deployment: Any = ChainDeployment.objects.get(chain_id=31337)
+    assert not port_open(port)
+    deployment = ChainDeployment.objects.get(chain_id=31337)
     assert deployment.address in log.read_text()
