@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from ledger.models import Account, Posting, Transaction
-from ledger.services import wallet_for
+from ledger.services import receivable_for, system_account, wallet_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,6 +86,30 @@ def test_a_wallet_cannot_go_below_zero_even_by_hand(make_user: Any) -> None:
     with pytest.raises(IntegrityError, match="account_kind_owner_balance"):
         _raw("UPDATE ledger_account SET balance = -1 WHERE id = %s", [wallet.pk])
     assert Account.objects.get(pk=wallet.pk).balance == 0
+
+
+@pytest.mark.parametrize(
+    ("account", "sql"),
+    [
+        ("receivable", "UPDATE ledger_account SET balance = 1 WHERE id = %s"),
+        ("system", "UPDATE ledger_account SET balance = 5 WHERE id = %s"),
+        ("wallet", "UPDATE ledger_account SET user_id = NULL WHERE id = %s"),
+        ("system", "UPDATE ledger_account SET user_id = (SELECT min(id) FROM users_user) WHERE id = %s"),
+    ],
+)
+def test_the_account_rule_holds_by_hand(make_user: Any, account: str, sql: str) -> None:
+    """A receivable never goes above zero, a system account keeps no balance on its row and has
+    no owner, a wallet always has one."""
+    user = make_user().pk
+    row = {
+        "receivable": lambda: receivable_for(user_id=user, currency="NGN"),
+        "system": lambda: system_account(kind=Account.Kind.HOUSE, currency="NGN"),
+        "wallet": lambda: wallet_for(user_id=user, currency="NGN"),
+    }[account]()
+    with pytest.raises(IntegrityError, match="account_kind_owner_balance"):
+        _raw(sql, [row.pk])
+    fresh = Account.objects.get(pk=row.pk)
+    assert (fresh.balance, fresh.user_id) == (row.balance, row.user_id)
 
 
 def test_one_transaction_per_idempotency_key(make_user: Any, fund: Any) -> None:
