@@ -75,7 +75,7 @@ ins AS (
 )
 SELECT (SELECT id FROM tx),
        CASE WHEN NOT EXISTS (SELECT 1 FROM bad) THEN true ELSE ledger_refuse_post(
-           ARRAY[{account_ids}]::bigint[], ARRAY[{deltas}]::bigint[], ARRAY[{currencies}]::text[],
+           ARRAY(SELECT id FROM v), ARRAY(SELECT delta FROM v), ARRAY(SELECT currency FROM v),
            ARRAY(SELECT id FROM upd)) END
 """
 
@@ -84,15 +84,11 @@ SELECT (SELECT id FROM tx),
 def _post_one_sql(lines: int, accounts: int) -> str:
     """The one-entry statement for this many lines and distinct accounts. Its parameters, in
     order: the transaction's nine values; each account's id, net delta and currency; each line's
-    account, amount and currency; then again the accounts' ids, deltas and currencies, for a
-    refusal's report."""
+    account, amount and currency. (A refusal's report reads the accounts back from `v`.)"""
     return _POST_ONE.format(
         allowed=_ALLOWED,
         accounts=", ".join(["(%s::bigint, %s::bigint, %s::text)"] * accounts),
         lines=", ".join(["(%s::bigint, %s::bigint, %s::text)"] * lines),
-        account_ids=", ".join(["%s"] * accounts),
-        deltas=", ".join(["%s"] * accounts),
-        currencies=", ".join(["%s"] * accounts),
     )
 
 
@@ -148,9 +144,6 @@ def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> in
         # An account named in two currencies is refused whichever is kept: by the statement, or
         # by the postings' check (ledger/0008).
         wanted[account_id] = min(currency, wanted.get(account_id, currency))
-    ids = sorted(net)  # id order: the order the accounts are locked in
-    deltas = [net[i] for i in ids]
-    currencies = [wanted[i] for i in ids]
     params: list[Any] = [
         row.key,
         row.kind,
@@ -162,15 +155,12 @@ def post_one(cursor: Any, row: Row, *, correlation_id: str, now: datetime) -> in
         now,
         row.reverses_id,
     ]
-    for account in zip(ids, deltas, currencies, strict=True):
-        params.extend(account)
+    for account_id in sorted(net):  # id order: the order the accounts are locked in
+        params += (account_id, net[account_id], wanted[account_id])
     for line in row.lines:
         params.extend(line)
-    params += ids
-    params += deltas
-    params += currencies
     try:
-        cursor.execute(_post_one_sql(len(row.lines), len(ids)), params)
+        cursor.execute(_post_one_sql(len(row.lines), len(net)), params)
     except DatabaseError as exc:
         cause = exc.__cause__
         if isinstance(cause, psycopg.Error) and cause.sqlstate == REFUSED:
