@@ -161,8 +161,9 @@ def transaction_post(
     reference: str = "",
     description: str = "",
     metadata: dict[str, Any] | None = None,
-) -> Transaction:
-    """Post one balanced transaction in its own database transaction and return it."""
+) -> int:
+    """Post one balanced transaction in its own database transaction; returns its id (the first
+    one's, when the key was posted before with the same lines), as `entry_post` does."""
     entry = Entry(
         key=key, kind=kind, lines=lines, reference=reference, description=description, metadata=metadata or {}
     )
@@ -178,39 +179,7 @@ def transaction_post(
         # One entry is one statement, atomic on its own: in autocommit it needs no BEGIN and
         # COMMIT around it (two of the three round trips a transfer took).
         result = _post_one(entry, digest, db)
-    if key in result.replayed:
-        return Transaction.objects.get(pk=result.replayed[key])
-    # The row as written, without reading it back (from_db: a saved row, not one to insert).
-    return Transaction.from_db(
-        DEFAULT_DB_ALIAS,
-        _TRANSACTION_FIELDS,
-        (
-            result.created[key],
-            key,
-            kind,
-            reference,
-            description,
-            None,
-            digest,
-            entry.metadata,
-            result.correlation_id,
-            result.created_at,
-        ),
-    )
-
-
-_TRANSACTION_FIELDS = [
-    "id",
-    "idempotency_key",
-    "kind",
-    "reference",
-    "description",
-    "reverses_id",
-    "lines_digest",
-    "metadata",
-    "correlation_id",
-    "created_at",
-]
+    return result.id_for(key)
 
 
 def entry_post(entry: Entry) -> int:
