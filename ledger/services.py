@@ -111,7 +111,7 @@ def system_account(*, kind: Account.Kind | str, currency: str) -> Account:
 
 
 def lines_digest(lines: Iterable[Line]) -> str:
-    canonical = "|".join(sorted(f"{ln.account_id}:{ln.currency}:{ln.amount}" for ln in lines))
+    canonical = "|".join(sorted([f"{account_id}:{currency}:{amount}" for account_id, amount, currency in lines]))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
