@@ -235,15 +235,16 @@ def _post_one(row: journal.Row, db: BaseDatabaseWrapper) -> tuple[int, bool]:
     tx_id = journal.post_one(
         journal.post_cursor(db), row, correlation_id=current_correlation_id() or "", now=timezone.now()
     )
+    created = tx_id is not None
     if tx_id is None:
         replay = PostResult()
         with db.cursor() as cursor:
             _replays(cursor, [row], replay)
-        _SINGLE_SECONDS.observe(time.perf_counter() - started)
-        return replay.replayed[row.key], False
-    _posted(row.kind).inc()
+        tx_id = replay.replayed[row.key]
+    else:
+        _posted(row.kind).inc()
     _SINGLE_SECONDS.observe(time.perf_counter() - started)
-    return tx_id, True
+    return tx_id, created
 
 
 def _row(entry: Entry, digest: str) -> journal.Row:
