@@ -239,7 +239,7 @@ def pgbench_init(database: str, scale: int) -> list[str]:
     return base
 
 
-def run_pgbench(database: str, base: list[str], clients: int, seconds: int) -> dict[str, float]:
+def run_pgbench(database: str, base: list[str], clients: int, seconds: int) -> dict[str, Any]:
     backends, client_cpu = BackendCpu(database), _children_cpu()
     result = subprocess.run(
         ["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), database],
@@ -264,7 +264,14 @@ def run_pgbench(database: str, base: list[str], clients: int, seconds: int) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20, help="length of each measured run")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of ours and pgbench's, in alternating order")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        choices=range(1, 11),
+        metavar="1..10",
+        help="turns of ours and pgbench's, in alternating order",
+    )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
         "--processes",
@@ -291,7 +298,7 @@ def main() -> int:
     # alternating order (ours first in odd rounds, pgbench first in even ones), and compared on
     # their means.
     ours: list[dict[str, Any]] = []
-    baseline: list[dict[str, float]] = []
+    baseline: list[dict[str, Any]] = []
     for n in range(1, args.rounds + 1):
         for which in ("ledger", "pgbench") if n % 2 else ("pgbench", "ledger"):
             if which == "ledger":
@@ -309,7 +316,7 @@ def main() -> int:
     transfers = sum(r["transfers"] for r in ours)
     transactions = sum(r["transactions"] for r in baseline)
 
-    def cpu(results: list[dict[str, Any]] | list[dict[str, float]], count: str, key: str) -> float:
+    def cpu(results: list[dict[str, Any]], count: str, key: str) -> float:
         return sum(r[key] * r[count] for r in results) / max(sum(r[count] for r in results), 1)
 
     lat = sorted(x for r in ours for x in r["latencies"])
@@ -317,7 +324,7 @@ def main() -> int:
     for n, (o, b) in enumerate(zip(ours, baseline, strict=True), start=1):
         print(f"round {n}: ledger {o['tps']:8.1f}/s  pgbench {b['tps']:8.1f} tps  ratio {o['tps'] / b['tps']:.2f}")
     print(
-        f"ledger transfers/s      {ours_tps:10.1f}   ({int(transfers)} transfers in {args.rounds} rounds, "
+        f"ledger transfers/s      {ours_tps:10.1f}   ({transfers} transfers in {args.rounds} rounds, "
         f"p50 {lat[len(lat) // 2] * 1000:.1f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms)"
     )
     print(f"pgbench TPC-B tps       {base_tps:10.1f}   (mean of {args.rounds} runs)")
